@@ -1,0 +1,171 @@
+//! ledctl: sends one order to ledd and prints the reply.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode as ProcessExit;
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use ledd::client::{self, ExitCode};
+use ledd::protocol::{Order, Reply};
+
+const EXIT_CODES: &str = "\
+Exit status:
+  0  done
+  1  ledd refused the order (its message is on standard error)
+  2  usage error: bad arguments, or an order that is malformed or out of range
+  3  cannot reach ledd: no socket, or nobody listening on it
+  4  permission denied on the socket (join the group that owns it, normally 'leds')
+  5  the connection broke or timed out before the reply
+
+See ledctl(1) and ledd-protocol(7).";
+
+/// Send an order to ledd, the LED daemon, and print its reply.
+#[derive(Parser)]
+#[command(name = "ledctl", version, after_help = EXIT_CODES, arg_required_else_help = true)]
+struct Cli {
+    /// ledd's socket [default: $LEDD_SOCKET, else /run/ledd/ledd.sock]
+    #[arg(short, long, value_name = "PATH", global = true)]
+    socket: Option<PathBuf>,
+    /// Print the reply as JSON, for scripts
+    #[arg(long, global = true)]
+    json: bool,
+    /// Seconds to wait for ledd's reply
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, global = true)]
+    timeout: f64,
+    #[command(subcommand)]
+    order: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Blink an LED at FREQ_HZ (0.001 to 500), with DUTY_PERCENT on (1 to 99, default 50)
+    #[command(visible_alias = "clignote", override_usage = "ledctl blink [LED] FREQ_HZ [DUTY_PERCENT]")]
+    Blink {
+        #[arg(value_name = "ARGS", num_args = 1..=3, required = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Light an LED at its maximum brightness, or at BRIGHTNESS (clamped to the maximum)
+    #[command(visible_alias = "allume", override_usage = "ledctl on [LED] [BRIGHTNESS]")]
+    On {
+        #[arg(value_name = "ARGS", num_args = 0..=2, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Turn an LED off (no trigger, dark)
+    #[command(visible_aliases = ["eteindre", "eteind"])]
+    Off {
+        /// The LED (default: the configured default LED)
+        led: Option<String>,
+    },
+    /// Let the kernel's heartbeat trigger drive an LED
+    Heartbeat {
+        /// The LED (default: the configured default LED)
+        led: Option<String>,
+    },
+    /// Let the kernel play a pattern of BRIGHTNESS:MS steps (at least 2)
+    #[command(override_usage = "ledctl pattern [LED] BRIGHTNESS:MS BRIGHTNESS:MS ... [--repeat N]")]
+    Pattern {
+        #[arg(value_name = "ARGS", num_args = 2.., required = true)]
+        args: Vec<String>,
+        /// Times to play the pattern; -1 plays it forever
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
+        repeat: Option<i32>,
+    },
+    /// Hand an LED to any kernel trigger it lists (mmc0, cpu, netdev, ...)
+    #[command(override_usage = "ledctl trigger [LED] KERNEL_TRIGGER")]
+    Trigger {
+        #[arg(value_name = "ARGS", num_args = 1..=2, required = true)]
+        args: Vec<String>,
+    },
+    /// Show an LED's state, as the kernel reports it
+    Status {
+        /// The LED (default: the configured default LED)
+        led: Option<String>,
+    },
+    /// List the configured LEDs
+    List,
+    /// Show ledd's version and protocol
+    Version,
+    /// Print a shell completion script
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The order line a subcommand stands for.
+fn order_line(command: &Command) -> String {
+    let (verb, mut words): (&str, Vec<String>) = match command {
+        Command::Blink { args } => ("blink", args.clone()),
+        Command::On { args } => ("on", args.clone()),
+        Command::Off { led } => ("off", led.iter().cloned().collect()),
+        Command::Heartbeat { led } => ("heartbeat", led.iter().cloned().collect()),
+        Command::Pattern { args, .. } => ("pattern", args.clone()),
+        Command::Trigger { args } => ("trigger", args.clone()),
+        Command::Status { led } => ("status", led.iter().cloned().collect()),
+        Command::List => ("list", Vec::new()),
+        Command::Version | Command::Completions { .. } => ("version", Vec::new()),
+    };
+    if let Command::Pattern { repeat: Some(count), .. } = command {
+        words.push(format!("repeat={count}"));
+    }
+    std::iter::once(verb.to_string()).chain(words).collect::<Vec<_>>().join(" ")
+}
+
+fn fail(json: bool, kind: &str, code: ExitCode, message: &str) -> ProcessExit {
+    if json {
+        println!("{}", serde_json::json!({"ok": false, "error": {"kind": kind, "message": message}}));
+    } else {
+        eprintln!("ledctl: {message}");
+    }
+    ProcessExit::from(code as u8)
+}
+
+fn main() -> ProcessExit {
+    let cli = Cli::parse();
+    if let Command::Completions { shell } = cli.order {
+        clap_complete::generate(shell, &mut Cli::command(), "ledctl", &mut std::io::stdout());
+        return ProcessExit::SUCCESS;
+    }
+    if !(cli.timeout.is_finite() && cli.timeout > 0.0 && cli.timeout <= 3600.0) {
+        return fail(cli.json, "usage", ExitCode::Usage, "--timeout takes seconds between 0 and 3600");
+    }
+    // The order is checked here with ledd's own parser, so a malformed one
+    // is a usage error before anything is sent.
+    let order = match Order::parse(&order_line(&cli.order)) {
+        Ok(order) => order,
+        Err(error) => return fail(cli.json, error.kind.as_str(), ExitCode::Usage, &error.message),
+    };
+    let socket = client::socket_path(cli.socket);
+    let reply = match client::send(&socket, &order, Duration::from_secs_f64(cli.timeout)) {
+        Ok(reply) => reply,
+        Err(error) => {
+            let kind = match error.code {
+                ExitCode::PermissionDenied => "permission",
+                ExitCode::Unreachable => "unreachable",
+                _ => "broken",
+            };
+            return fail(cli.json, kind, error.code, &error.message);
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let code = match &reply {
+        Reply::Ok(_) => ExitCode::Done,
+        Reply::Err(_) => ExitCode::Refused,
+    };
+    let printed = if cli.json {
+        writeln!(stdout, "{}", client::to_json(&reply))
+    } else {
+        match &reply {
+            Reply::Ok(_) => writeln!(stdout, "{}", client::to_text(&reply)),
+            Reply::Err(error) => {
+                eprintln!("ledctl: ledd refused: {error}");
+                Ok(())
+            }
+        }
+    };
+    if printed.is_err() {
+        return ProcessExit::from(ExitCode::Broken as u8);
+    }
+    ProcessExit::from(code as u8)
+}

@@ -1,0 +1,425 @@
+//! ledd's configuration file (TOML): reading, defaults and validation.
+//! Every key has a default; unknown keys are errors. See ledd.toml(5).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::protocol::{is_valid_led_name, quote};
+
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/ledd/ledd.toml";
+pub const DEFAULT_SOCKET: &str = "/run/ledd/ledd.sock";
+pub const DEFAULT_SYSFS_ROOT: &str = "/sys/class/leds";
+pub const DEFAULT_STATE_FILE: &str = "/var/lib/ledd/state.toml";
+pub const DEFAULT_SOCKET_MODE: u32 = 0o660;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
+/// The devices the LED named `status` looks for when no LED is configured:
+/// the overlay's LED, then the Raspberry Pi's built-in one (new and old names).
+pub const DEFAULT_STATUS_DEVICES: [&str; 3] = ["ledd:green:status", "ACT", "led0"];
+
+/// What LEDs do when ledd stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnExit {
+    /// Leave every LED as it is: the kernel keeps blinking.
+    Keep,
+    /// Turn every configured LED off.
+    Off,
+}
+
+/// One configured LED.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedConfig {
+    /// Logical name used in orders.
+    pub name: String,
+    /// Kernel device names, in order of preference: the first that exists is used.
+    pub devices: Vec<String>,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub socket: PathBuf,
+    pub socket_mode: u32,
+    pub socket_group: Option<String>,
+    pub sysfs_root: PathBuf,
+    pub default_led: Option<String>,
+    pub on_exit: OnExit,
+    pub state_file: PathBuf,
+    pub restore: bool,
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
+    pub leds: BTreeMap<String, LedConfig>,
+}
+
+/// What is wrong with a configuration file, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key '{key}'")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLed {
+    device: Spanned<OneOrMany>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    socket: Option<Spanned<PathBuf>>,
+    socket_mode: Option<Spanned<String>>,
+    socket_group: Option<Spanned<String>>,
+    sysfs_root: Option<Spanned<PathBuf>>,
+    default_led: Option<Spanned<String>>,
+    on_exit: Option<OnExit>,
+    state_file: Option<Spanned<PathBuf>>,
+    restore: Option<bool>,
+    max_connections: Option<Spanned<i64>>,
+    idle_timeout: Option<Spanned<i64>>,
+    leds: Option<BTreeMap<String, Spanned<RawLed>>>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        let status = LedConfig {
+            name: "status".to_string(),
+            devices: DEFAULT_STATUS_DEVICES.iter().map(|d| d.to_string()).collect(),
+        };
+        Config {
+            socket: DEFAULT_SOCKET.into(),
+            socket_mode: DEFAULT_SOCKET_MODE,
+            socket_group: None,
+            sysfs_root: DEFAULT_SYSFS_ROOT.into(),
+            default_led: Some("status".to_string()),
+            on_exit: OnExit::Keep,
+            state_file: DEFAULT_STATE_FILE.into(),
+            restore: true,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS),
+            leds: BTreeMap::from([("status".to_string(), status)]),
+        }
+    }
+}
+
+/// Whether `name` can be a kernel LED device name that stays inside the
+/// sysfs root: not empty, not `.` or `..`, no `/`, no NUL, no control
+/// characters, and no white space (so it fits in a reply field).
+pub fn is_valid_device_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name.len() <= 255
+        && !name
+            .chars()
+            .any(|c| c == '/' || c.is_control() || c.is_whitespace())
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+            file: path.to_path_buf(),
+            line: None,
+            key: None,
+            message: format!(
+                "cannot read the configuration: {error}{}",
+                if error.kind() == std::io::ErrorKind::NotFound {
+                    " (create it, or name another file with --config)"
+                } else {
+                    ""
+                }
+            ),
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Validates configuration text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let error_at = |span: Option<std::ops::Range<usize>>, key: Option<&str>, message: String| {
+            ConfigError {
+                file: path.to_path_buf(),
+                line: span.map(|span| line_of(text, span.start)),
+                key: key.map(str::to_string),
+                message,
+            }
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|error| {
+            error_at(error.span(), None, error.message().trim().to_string())
+        })?;
+        let defaults = Config::default();
+
+        let socket_mode = match raw.socket_mode {
+            None => DEFAULT_SOCKET_MODE,
+            Some(mode) => u32::from_str_radix(mode.get_ref(), 8)
+                .ok()
+                .filter(|value| *value <= 0o777)
+                .ok_or_else(|| {
+                    error_at(
+                        Some(mode.span()),
+                        Some("socket_mode"),
+                        format!(
+                            "'{}' is not an octal file mode such as \"0660\"",
+                            quote(mode.get_ref())
+                        ),
+                    )
+                })?,
+        };
+        let socket_group = match raw.socket_group {
+            Some(group) if group.get_ref().is_empty() => {
+                return Err(error_at(
+                    Some(group.span()),
+                    Some("socket_group"),
+                    "must name a group (leave the key out to keep ledd's own group)".into(),
+                ));
+            }
+            Some(group) => Some(group.into_inner()),
+            None => None,
+        };
+        let mut paths = Vec::new();
+        for (key, value, default) in [
+            ("socket", raw.socket, defaults.socket),
+            ("sysfs_root", raw.sysfs_root, defaults.sysfs_root),
+            ("state_file", raw.state_file, defaults.state_file),
+        ] {
+            let path = match value {
+                None => default,
+                Some(value) if value.get_ref().is_absolute() => value.into_inner(),
+                Some(value) => {
+                    return Err(error_at(
+                        Some(value.span()),
+                        Some(key),
+                        format!("'{}' is not an absolute path", value.get_ref().display()),
+                    ));
+                }
+            };
+            paths.push(path);
+        }
+        let [socket, sysfs_root, state_file]: [PathBuf; 3] =
+            paths.try_into().unwrap_or_else(|_| unreachable!("three paths"));
+
+        let max_connections = positive(raw.max_connections, DEFAULT_MAX_CONNECTIONS as i64, 1_000_000)
+            .map_err(|(span, message)| error_at(span, Some("max_connections"), message))?
+            as usize;
+        let idle_timeout = positive(raw.idle_timeout, DEFAULT_IDLE_TIMEOUT_SECS as i64, 86_400)
+            .map_err(|(span, message)| error_at(span, Some("idle_timeout"), message))?;
+
+        let leds = match raw.leds {
+            None => defaults.leds,
+            Some(raw_leds) => {
+                let mut leds = BTreeMap::new();
+                for (name, led) in raw_leds {
+                    let key = format!("leds.{name}");
+                    if !is_valid_led_name(&name) {
+                        return Err(error_at(
+                            Some(led.span()),
+                            Some(&key),
+                            format!(
+                                "'{}' is not a valid LED name: start with a letter, then letters, digits, '_' or '-' (at most 64)",
+                                quote(&name)
+                            ),
+                        ));
+                    }
+                    let span = led.span();
+                    let device = led.into_inner().device;
+                    let device_span = device.span();
+                    let devices = match device.into_inner() {
+                        OneOrMany::One(device) => vec![device],
+                        OneOrMany::Many(devices) => devices,
+                    };
+                    if devices.is_empty() {
+                        return Err(error_at(
+                            Some(span),
+                            Some(&format!("{key}.device")),
+                            "names no device".into(),
+                        ));
+                    }
+                    if let Some(bad) = devices.iter().find(|d| !is_valid_device_name(d)) {
+                        return Err(error_at(
+                            Some(device_span),
+                            Some(&format!("{key}.device")),
+                            format!(
+                                "'{}' is not a kernel LED name: no '/', '..', NUL, control characters or spaces",
+                                quote(bad)
+                            ),
+                        ));
+                    }
+                    leds.insert(name.clone(), LedConfig { name, devices });
+                }
+                if leds.is_empty() {
+                    return Err(error_at(None, Some("leds"), "configures no LED".into()));
+                }
+                leds
+            }
+        };
+
+        let default_led = match raw.default_led {
+            Some(name) if leds.contains_key(name.get_ref()) => Some(name.into_inner()),
+            Some(name) => {
+                return Err(error_at(
+                    Some(name.span()),
+                    Some("default_led"),
+                    format!(
+                        "no LED named '{}' is configured (configured: {})",
+                        quote(name.get_ref()),
+                        leds.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+            None if leds.len() == 1 => leds.keys().next().cloned(),
+            None if leds.contains_key("status") => Some("status".to_string()),
+            None => None,
+        };
+
+        Ok(Config {
+            socket,
+            socket_mode,
+            socket_group,
+            sysfs_root,
+            default_led,
+            on_exit: raw.on_exit.unwrap_or(defaults.on_exit),
+            state_file,
+            restore: raw.restore.unwrap_or(defaults.restore),
+            max_connections,
+            idle_timeout: Duration::from_secs(idle_timeout as u64),
+            leds,
+        })
+    }
+}
+
+type SpannedMessage = (Option<std::ops::Range<usize>>, String);
+
+fn positive(value: Option<Spanned<i64>>, default: i64, max: i64) -> Result<i64, SpannedMessage> {
+    match value {
+        None => Ok(default),
+        Some(value) if (1..=max).contains(value.get_ref()) => Ok(value.into_inner()),
+        Some(value) => Err((
+            Some(value.span()),
+            format!("{} is out of range (1 to {max})", value.get_ref()),
+        )),
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/ledd/ledd.toml"))
+    }
+
+    #[test]
+    fn empty_file_gives_the_defaults() {
+        let config = parse("").unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.leds["status"].devices, DEFAULT_STATUS_DEVICES);
+    }
+
+    #[test]
+    fn the_issue_example_parses() {
+        let config = parse(
+            r#"
+socket = "/run/ledd/ledd.sock"
+socket_mode = "0660"
+socket_group = "leds"
+sysfs_root = "/sys/class/leds"
+default_led = "status"
+on_exit = "keep"
+state_file = "/var/lib/ledd/state.toml"
+restore = true
+
+[leds.status]
+device = ["ledd:green:status", "ACT", "led0"]
+[leds.power]
+device = "PWR"
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.socket_group.as_deref(), Some("leds"));
+        assert_eq!(config.leds["power"].devices, ["PWR"]);
+        assert_eq!(config.default_led.as_deref(), Some("status"));
+    }
+
+    #[test]
+    fn one_led_is_the_default() {
+        let config = parse("[leds.caps]\ndevice = \"input0::capslock\"\n").unwrap();
+        assert_eq!(config.default_led.as_deref(), Some("caps"));
+        let config = parse("[leds.a]\ndevice = \"x\"\n[leds.b]\ndevice = \"y\"\n").unwrap();
+        assert_eq!(config.default_led, None);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_key() {
+        let error = parse("socket = \"/tmp/s\"\nbogus = 1\n").unwrap_err();
+        assert_eq!(error.line, Some(2), "{error}");
+        assert!(error.to_string().contains("bogus"), "{error}");
+
+        let error = parse("\n\nsocket_mode = \"999\"\n").unwrap_err();
+        assert_eq!((error.line, error.key.as_deref()), (Some(3), Some("socket_mode")));
+
+        let error = parse("[leds.status]\ndevice = [\"../../etc\"]\n").unwrap_err();
+        assert_eq!(error.key.as_deref(), Some("leds.status.device"));
+        assert_eq!(error.line, Some(2));
+
+        let error = parse("default_led = \"nope\"\n").unwrap_err();
+        assert!(error.message.contains("configured: status"), "{error}");
+
+        let error = parse("[leds.\"2fast\"]\ndevice = \"x\"\n").unwrap_err();
+        assert_eq!(error.key.as_deref(), Some("leds.2fast"));
+
+        let error = parse("on_exit = \"explode\"\n").unwrap_err();
+        assert_eq!(error.line, Some(1));
+        assert!(parse("socket = \"relative.sock\"").is_err());
+        assert!(parse("max_connections = 0").is_err());
+        assert!(parse("[leds.x]\ndevice = []\n").is_err());
+        assert!(parse("[leds.x]\ndevice = \"x\"\ncolour = \"red\"\n").is_err());
+    }
+
+    #[test]
+    fn device_names_cannot_escape_the_root() {
+        for bad in ["", ".", "..", "a/b", "a\u{0}b", "a b", "a\nb"] {
+            assert!(!is_valid_device_name(bad), "{bad:?}");
+        }
+        for good in ["ACT", "led0", "input0::capslock", "ledd:green:status", "..."] {
+            assert!(is_valid_device_name(good), "{good:?}");
+        }
+    }
+}

@@ -1,0 +1,472 @@
+//! The event loop: one thread, one calloop loop. It wires the listening
+//! socket, the clients, signals and timers to the [`Engine`], and holds no
+//! LED logic. With no client and no pending retry it has nothing to wake
+//! up for, so while the kernel blinks the LEDs, ledd sleeps.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use calloop::generic::Generic;
+use calloop::timer::{TimeoutAction, Timer};
+use calloop::{EventLoop, Interest, LoopHandle, LoopSignal, Mode, PostAction, RegistrationToken};
+use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+
+use crate::config::Config;
+use crate::engine::{Engine, Outcome, Peer};
+use crate::led::Attributes;
+use crate::protocol::{ErrorKind, MAX_LINE, Order, OrderError, Reply};
+use crate::server::{Listener, notify_systemd};
+
+
+/// Replies buffered for a client before ledd stops reading its orders.
+const MAX_PENDING_OUTPUT: usize = 64 * 1024;
+/// Orders handled for one client before the others get a turn.
+const ORDERS_PER_TURN: usize = 64;
+/// Waits before retrying a write the kernel refused for lack of permission
+/// on a file a trigger has just created (udev fixes it a few ms later).
+const PERMISSION_RETRY_MS: [u64; 7] = [5, 10, 20, 40, 80, 160, 320];
+/// How long the listener rests when the process runs out of descriptors.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// Options from the command line that are not in the configuration.
+pub struct Options {
+    pub config_path: PathBuf,
+    /// Draw the LEDs' state on stdout (the try-it demo).
+    pub show: bool,
+}
+
+struct Client {
+    stream: Rc<UnixStream>,
+    source: RegistrationToken,
+    idle_timer: RegistrationToken,
+    peer: Option<Peer>,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    /// The client sent end-of-file, or must not be read any more.
+    read_closed: bool,
+    /// An order waits for a retry: later orders wait behind it.
+    waiting: bool,
+    last_activity: Instant,
+}
+
+pub struct Daemon {
+    engine: Engine,
+    options: Options,
+    handle: LoopHandle<'static, Daemon>,
+    signal: LoopSignal,
+    listener_token: Option<RegistrationToken>,
+    clients: HashMap<u64, Client>,
+    next_client: u64,
+    last_render: String,
+    started: Instant,
+}
+
+/// Runs ledd until SIGTERM or SIGINT.
+pub fn run(config: Config, attrs: Box<dyn Attributes>, options: Options) -> Result<(), Box<dyn std::error::Error>> {
+    raise_descriptor_limit(config.max_connections);
+    let listener = Listener::open(&config)?;
+    let mut event_loop: EventLoop<'static, Daemon> = EventLoop::try_new()?;
+    let handle = event_loop.handle();
+
+    let mut daemon = Daemon {
+        engine: Engine::new(config, attrs),
+        options,
+        handle: handle.clone(),
+        signal: event_loop.get_signal(),
+        listener_token: None,
+        clients: HashMap::new(),
+        next_client: 0,
+        last_render: String::new(),
+        started: Instant::now(),
+    };
+    daemon.engine.report_devices();
+    if daemon.engine.config().restore {
+        daemon.engine.restore();
+    }
+
+    let socket_activated = listener.is_socket_activated();
+    let Listener { ref listener, .. } = listener;
+    let accept_source = Generic::new(listener.try_clone()?, Interest::READ, Mode::Level);
+    daemon.listener_token = Some(handle.insert_source(accept_source, |_, listener, daemon| {
+        daemon.accept_all(listener);
+        Ok(PostAction::Continue)
+    })?);
+    register_signals(&handle)?;
+    if daemon.options.show {
+        handle.insert_source(Timer::immediate(), |_, _, daemon| {
+            daemon.render();
+            TimeoutAction::ToDuration(Duration::from_millis(40))
+        })?;
+    }
+
+    info!(
+        "listening on {}{}; protocol 1",
+        daemon.engine.config().socket.display(),
+        if socket_activated { " (socket from systemd)" } else { "" }
+    );
+    notify_systemd("READY=1");
+    event_loop.run(None, &mut daemon, |_| {})?;
+
+    notify_systemd("STOPPING=1");
+    if daemon.engine.config().on_exit == crate::config::OnExit::Off {
+        info!("turning LEDs off (on_exit = \"off\")");
+        daemon.engine.all_off();
+    }
+    if daemon.options.show {
+        println!();
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// Makes room for `max_connections` clients below the descriptor limit.
+fn raise_descriptor_limit(max_connections: usize) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let wanted = max_connections as u64 + 64;
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < wanted {
+            let new_soft = wanted.min(hard);
+            if setrlimit(Resource::RLIMIT_NOFILE, new_soft, hard).is_err() || new_soft < wanted {
+                warn!(
+                    "the descriptor limit ({new_soft}) is below max_connections + 64; connections past it will be refused"
+                );
+            }
+        }
+    }
+}
+
+/// SIGTERM and SIGINT stop ledd, SIGHUP reloads the configuration. The
+/// handlers only write to a pipe that the loop watches (signal-hook's self-pipe).
+fn register_signals(handle: &LoopHandle<'static, Daemon>) -> io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let watch = |signals: &[i32], on_signal: fn(&mut Daemon)| -> io::Result<()> {
+        let (reader, writer) = UnixStream::pair()?;
+        reader.set_nonblocking(true)?;
+        writer.set_nonblocking(true)?;
+        for signal in signals {
+            signal_hook::low_level::pipe::register(*signal, writer.try_clone()?)?;
+        }
+        let source = Generic::new(reader, Interest::READ, Mode::Level);
+        handle
+            .insert_source(source, move |_, reader, daemon| {
+                let mut drained = [0u8; 64];
+                while matches!((&**reader).read(&mut drained), Ok(n) if n > 0) {}
+                on_signal(daemon);
+                Ok(PostAction::Continue)
+            })
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(())
+    };
+    watch(&[SIGTERM, SIGINT], |daemon| {
+        info!("stopping on signal");
+        daemon.signal.stop();
+    })?;
+    watch(&[SIGHUP], Daemon::reload)
+}
+
+impl Daemon {
+    fn accept_all(&mut self, listener: &UnixListener) {
+        loop {
+            match listener.accept() {
+                Ok((stream, _)) => self.add_client(stream),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    // Out of descriptors: pause accepting instead of spinning on a
+                    // listener that stays readable.
+                    warn!("cannot accept a connection: {error}; pausing for {ACCEPT_PAUSE:?}");
+                    if let Some(token) = self.listener_token {
+                        let _ = self.handle.disable(&token);
+                        let _ = self.handle.insert_source(Timer::from_duration(ACCEPT_PAUSE), move |_, _, daemon| {
+                            let _ = daemon.handle.enable(&token);
+                            TimeoutAction::Drop
+                        });
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn add_client(&mut self, stream: UnixStream) {
+        if self.clients.len() >= self.engine.config().max_connections {
+            let refusal = Reply::Err(OrderError::new(
+                ErrorKind::Busy,
+                format!(
+                    "too many connections (max_connections = {}); try again later",
+                    self.engine.config().max_connections
+                ),
+            ));
+            let _ = stream.set_nonblocking(true);
+            let _ = (&stream).write_all(format!("{refusal}\n").as_bytes());
+            warn!("refused a connection: {} clients already connected", self.clients.len());
+            return;
+        }
+        if let Err(error) = stream.set_nonblocking(true) {
+            warn!("dropping a connection that cannot be made non-blocking: {error}");
+            return;
+        }
+        let peer = getsockopt(&stream, PeerCredentials).ok().map(|cred| Peer {
+            pid: cred.pid(),
+            uid: cred.uid(),
+            gid: cred.gid(),
+        });
+        let id = self.next_client;
+        self.next_client += 1;
+        let stream = Rc::new(stream);
+        // Edge-triggered for both directions: a readiness change wakes the
+        // loop once, and `service` then reads and writes until it would block.
+        let source = Generic::new(Rc::clone(&stream), Interest::BOTH, Mode::Edge);
+        let source = self.handle.insert_source(source, move |_, _, daemon| {
+            daemon.service(id);
+            Ok(PostAction::Continue)
+        });
+        let idle = self.engine.config().idle_timeout;
+        let idle_timer = self.handle.insert_source(Timer::from_duration(idle), move |_, _, daemon| {
+            daemon.check_idle(id)
+        });
+        match (source, idle_timer) {
+            (Ok(source), Ok(idle_timer)) => {
+                self.clients.insert(
+                    id,
+                    Client {
+                        stream,
+                        source,
+                        idle_timer,
+                        peer,
+                        input: Vec::new(),
+                        output: Vec::new(),
+                        read_closed: false,
+                        waiting: false,
+                        last_activity: Instant::now(),
+                    },
+                );
+                self.service(id);
+            }
+            (source, idle_timer) => {
+                warn!("cannot watch a new connection; dropping it");
+                for token in [source.ok(), idle_timer.ok()].into_iter().flatten() {
+                    self.handle.remove(token);
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, id: u64) {
+        if let Some(client) = self.clients.remove(&id) {
+            self.handle.remove(client.source);
+            self.handle.remove(client.idle_timer);
+        }
+    }
+
+    fn check_idle(&mut self, id: u64) -> TimeoutAction {
+        let timeout = self.engine.config().idle_timeout;
+        let Some(client) = self.clients.get(&id) else {
+            return TimeoutAction::Drop;
+        };
+        let deadline = client.last_activity + timeout;
+        if Instant::now() < deadline || client.waiting {
+            return TimeoutAction::ToInstant(deadline.max(Instant::now() + Duration::from_millis(10)));
+        }
+        info!("closing a connection silent for {timeout:?}");
+        // The timer is dropped by returning Drop; only the socket source remains to remove.
+        if let Some(client) = self.clients.remove(&id) {
+            self.handle.remove(client.source);
+        }
+        TimeoutAction::Drop
+    }
+
+    /// Moves one client forward as far as it can go without blocking:
+    /// flushes replies, handles complete orders, reads more. Stops reading
+    /// while replies are piled up (the client must drain them first) or
+    /// while an order waits for a retry (replies stay in order).
+    fn service(&mut self, id: u64) {
+        let mut handled = 0;
+        loop {
+            let Some(client) = self.clients.get_mut(&id) else {
+                return;
+            };
+            if let Err(error) = flush(client) {
+                if error.kind() != io::ErrorKind::BrokenPipe {
+                    info!("dropping a client: {error}");
+                }
+                self.close(id);
+                return;
+            }
+            if client.waiting || client.output.len() >= MAX_PENDING_OUTPUT {
+                return;
+            }
+            if let Some(line) = take_line(&mut client.input, client.read_closed) {
+                if handled == ORDERS_PER_TURN {
+                    // Give the others a turn; carry on when the loop is idle.
+                    client.input.splice(0..0, line.into_iter().chain([b'\n']));
+                    self.handle.insert_idle(move |daemon| daemon.service(id));
+                    return;
+                }
+                handled += 1;
+                self.handle_line(id, &line);
+                continue;
+            }
+            if client.input.len() > MAX_LINE {
+                let reply = Reply::Err(OrderError::new(
+                    ErrorKind::TooLong,
+                    format!("an order is at most {MAX_LINE} bytes; closing the connection"),
+                ));
+                client.output.extend_from_slice(format!("{reply}\n").as_bytes());
+                client.input.clear();
+                client.read_closed = true;
+                continue;
+            }
+            if client.read_closed {
+                if client.output.is_empty() {
+                    self.close(id);
+                }
+                return;
+            }
+            let mut buffer = [0u8; 4096];
+            match (&*client.stream).read(&mut buffer) {
+                Ok(0) => client.read_closed = true,
+                Ok(n) => {
+                    client.input.extend_from_slice(&buffer[..n]);
+                    client.last_activity = Instant::now();
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    info!("dropping a client: {error}");
+                    self.close(id);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn handle_line(&mut self, id: u64, line: &[u8]) {
+        let order = match std::str::from_utf8(line) {
+            Ok(text) => Order::parse(text.trim_end_matches('\r')),
+            Err(_) => Err(OrderError::new(ErrorKind::Usage, "an order must be UTF-8 text")),
+        };
+        match order {
+            Ok(order) => self.carry_out(id, order, 0),
+            Err(error) => self.reply(id, &Reply::Err(error)),
+        }
+    }
+
+    /// Carries out an order for client `id`; on a transient permission error,
+    /// holds the client's later orders and tries again on a timer.
+    fn carry_out(&mut self, id: u64, order: Order, attempt: usize) {
+        let may_retry = attempt < PERMISSION_RETRY_MS.len();
+        match self.engine.execute(&order, may_retry) {
+            Outcome::Done(reply) => {
+                if order.changes_led() {
+                    let peer = self
+                        .clients
+                        .get(&id)
+                        .and_then(|c| c.peer)
+                        .map_or_else(|| "unknown peer".to_string(), |p| p.to_string());
+                    info!("order '{order}' from {peer}: {reply}");
+                }
+                self.reply(id, &reply);
+            }
+            Outcome::RetryLater => {
+                if let Some(client) = self.clients.get_mut(&id) {
+                    client.waiting = true;
+                }
+                let delay = Duration::from_millis(PERMISSION_RETRY_MS[attempt]);
+                let scheduled = self.handle.insert_source(Timer::from_duration(delay), move |_, _, daemon| {
+                    if let Some(client) = daemon.clients.get_mut(&id) {
+                        client.waiting = false;
+                    }
+                    daemon.carry_out(id, order.clone(), attempt + 1);
+                    daemon.service(id);
+                    TimeoutAction::Drop
+                });
+                if let Err(error) = scheduled {
+                    error!("cannot schedule a retry: {error}");
+                    self.close(id);
+                }
+            }
+        }
+    }
+
+    fn reply(&mut self, id: u64, reply: &Reply) {
+        if let Some(client) = self.clients.get_mut(&id) {
+            client.output.extend_from_slice(format!("{reply}\n").as_bytes());
+        }
+    }
+
+    fn reload(&mut self) {
+        notify_systemd(&format!(
+            "RELOADING=1\nMONOTONIC_USEC={}",
+            crate::server::monotonic_usec()
+        ));
+        let path = self.options.config_path.clone();
+        match Config::load(&path) {
+            Ok(mut config) => {
+                let current = self.engine.config();
+                if (&config.socket, config.socket_mode, &config.socket_group)
+                    != (&current.socket, current.socket_mode, &current.socket_group)
+                {
+                    warn!("socket settings changed in {}: they take effect when ledd restarts", path.display());
+                    config.socket = current.socket.clone();
+                    config.socket_mode = current.socket_mode;
+                    config.socket_group = current.socket_group.clone();
+                }
+                self.engine.reconfigure(config);
+                info!("configuration reloaded from {}", path.display());
+                self.engine.report_devices();
+            }
+            Err(error) => error!("reload failed, keeping the running configuration: {error}"),
+        }
+        notify_systemd("READY=1");
+    }
+
+    fn render(&mut self) {
+        use std::io::IsTerminal;
+        let line = self.engine.render();
+        let mut stdout = io::stdout().lock();
+        if stdout.is_terminal() {
+            let _ = write!(stdout, "\r\x1b[K{line}");
+            let _ = stdout.flush();
+        } else if line != self.last_render {
+            // Not a terminal: one line per change, timed, like a log.
+            let elapsed = self.started.elapsed().as_secs_f64();
+            let _ = writeln!(stdout, "{elapsed:7.2}s {line}");
+        }
+        self.last_render = line;
+    }
+}
+
+/// Writes buffered replies until done or the socket would block.
+fn flush(client: &mut Client) -> io::Result<()> {
+    while !client.output.is_empty() {
+        match (&*client.stream).write(&client.output) {
+            Ok(n) => {
+                client.output.drain(..n);
+                client.last_activity = Instant::now();
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// Takes the first complete line out of `input` (the rest of the input
+/// after end-of-file counts as a line too).
+fn take_line(input: &mut Vec<u8>, at_eof: bool) -> Option<Vec<u8>> {
+    match input.iter().position(|b| *b == b'\n') {
+        Some(end) if end <= MAX_LINE => {
+            let mut line: Vec<u8> = input.drain(..=end).collect();
+            line.pop();
+            Some(line)
+        }
+        None if at_eof && !input.is_empty() && input.len() <= MAX_LINE => Some(std::mem::take(input)),
+        _ => None,
+    }
+}

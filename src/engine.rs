@@ -1,0 +1,435 @@
+//! Carries out orders: resolves the LED, drives it through the LED backend,
+//! keeps the state file, and turns every failure into a reply in one place.
+
+use std::fmt;
+
+use crate::config::{Config, LedConfig};
+use crate::led::{Attributes, Led, LedError, Target};
+use crate::protocol::{
+    BlinkTiming, ErrorKind, Order, OrderError, PROTOCOL_VERSION, Reply, format_number, quote,
+};
+use crate::state::SavedState;
+
+
+/// Who sent an order, from SO_PEERCRED.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "uid={} pid={}", self.uid, self.pid)
+    }
+}
+
+/// The single place where LED failures become `err` replies.
+impl From<LedError> for OrderError {
+    fn from(error: LedError) -> OrderError {
+        let kind = match &error {
+            LedError::NoDevice { .. } => ErrorKind::NoDevice,
+            LedError::NoTrigger { .. } => ErrorKind::NoTrigger,
+            LedError::Invalid { .. } => ErrorKind::Range,
+            LedError::Io { error, .. } => match error.kind() {
+                std::io::ErrorKind::PermissionDenied => ErrorKind::Permission,
+                std::io::ErrorKind::NotFound => ErrorKind::NoDevice,
+                _ => ErrorKind::Kernel,
+            },
+        };
+        OrderError::new(kind, error.to_string())
+    }
+}
+
+/// What came of an order.
+pub enum Outcome {
+    /// The reply to send.
+    Done(Reply),
+    /// The kernel refused a write for lack of permission on a file a trigger
+    /// has just created: udev may not have fixed it yet, try again shortly.
+    RetryLater,
+}
+
+pub struct Engine {
+    config: Config,
+    attrs: Box<dyn Attributes>,
+    saved: SavedState,
+}
+
+impl Engine {
+    /// Takes the configuration and backend, and the saved state (a broken
+    /// state file is logged and replaced by the next change).
+    pub fn new(config: Config, attrs: Box<dyn Attributes>) -> Engine {
+        let saved = SavedState::load(&config.state_file).unwrap_or_else(|error| {
+            warn!("{error}; starting with no saved state");
+            SavedState::default()
+        });
+        Engine {
+            config,
+            attrs,
+            saved,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Swaps in a new configuration (after SIGHUP); the saved state stays.
+    pub fn reconfigure(&mut self, config: Config) {
+        self.config = config;
+    }
+
+    fn led_config(&self, name: Option<&str>) -> Result<LedConfig, OrderError> {
+        let name = match name.or(self.config.default_led.as_deref()) {
+            Some(name) => name,
+            None => {
+                return Err(OrderError::new(
+                    ErrorKind::UnknownLed,
+                    format!(
+                        "no default LED is configured: name one of {}",
+                        self.led_names()
+                    ),
+                ));
+            }
+        };
+        self.config.leds.get(name).cloned().ok_or_else(|| {
+            OrderError::new(
+                ErrorKind::UnknownLed,
+                format!(
+                    "no LED named '{}' (configured: {})",
+                    quote(name),
+                    self.led_names()
+                ),
+            )
+        })
+    }
+
+    fn led_names(&self) -> String {
+        self.config.leds.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+
+    fn led<'a>(&'a mut self, led: &'a LedConfig) -> Led<'a, dyn Attributes> {
+        Led {
+            name: &led.name,
+            devices: &led.devices,
+            attrs: self.attrs.as_mut(),
+        }
+    }
+
+    /// Carries out an order. With `may_retry`, a transient permission error
+    /// gives [`Outcome::RetryLater`] instead of an error reply.
+    pub fn execute(&mut self, order: &Order, may_retry: bool) -> Outcome {
+        match self.try_execute(order) {
+            Ok(fields) => Outcome::Done(Reply::Ok(fields)),
+            Err(Failure::Led(error)) if may_retry && error.is_transient_permission() => {
+                Outcome::RetryLater
+            }
+            Err(Failure::Led(error)) => Outcome::Done(Reply::Err(error.into())),
+            Err(Failure::Order(error)) => Outcome::Done(Reply::Err(error)),
+        }
+    }
+
+    fn try_execute(&mut self, order: &Order) -> Result<Vec<(String, String)>, Failure> {
+        let field = |key: &str, value: String| (key.to_string(), value);
+        match order {
+            Order::Version => Ok(vec![
+                field("version", env!("CARGO_PKG_VERSION").into()),
+                field("protocol", PROTOCOL_VERSION.to_string()),
+            ]),
+            Order::List => Ok(vec![
+                field(
+                    "leds",
+                    self.config.leds.keys().cloned().collect::<Vec<_>>().join(","),
+                ),
+                field(
+                    "default",
+                    self.config.default_led.clone().unwrap_or_else(|| "none".into()),
+                ),
+                field("backend", self.attrs.kind().into()),
+            ]),
+            Order::Status { led } => {
+                let led = self.led_config(led.as_deref())?;
+                let mut fields = vec![field("led", led.name.clone())];
+                match self.led(&led).state() {
+                    Ok(state) => {
+                        fields.push(field("device", state.device.clone()));
+                        fields.push(field("exists", "yes".into()));
+                        fields.extend(state.describe());
+                    }
+                    Err(LedError::NoDevice { devices, .. }) => {
+                        fields.push(field("device", devices.join(",")));
+                        fields.push(field("exists", "no".into()));
+                        fields.push(field("mode", "unknown".into()));
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+                Ok(fields)
+            }
+            _ => {
+                let led = self.led_config(order.led())?;
+                let (target, mut fields) = target_of(order);
+                let applied = self.led(&led).apply(&target)?;
+                if let Some(level) = applied.level {
+                    fields.push(field("brightness", level.to_string()));
+                }
+                if applied.clamped {
+                    fields.push(field("clamped", "yes".into()));
+                }
+                let mut reply = vec![
+                    field("led", led.name.clone()),
+                    field("device", applied.device),
+                ];
+                reply.append(&mut fields);
+                self.remember(&led.name, target)?;
+                Ok(reply)
+            }
+        }
+    }
+
+    /// Records an LED's new state and saves the state file when it changed.
+    fn remember(&mut self, led: &str, target: Target) -> Result<(), OrderError> {
+        if self.saved.leds.get(led) == Some(&target) {
+            return Ok(());
+        }
+        self.saved.leds.insert(led.to_string(), target);
+        self.saved.save(&self.config.state_file).map_err(|error| {
+            OrderError::new(
+                ErrorKind::State,
+                format!("LED {led} was changed, but {error}; it will not be restored after a restart"),
+            )
+        })
+    }
+
+    /// Re-applies the saved state at start. An LED whose kernel state
+    /// already matches is not touched, so a blink keeps its phase.
+    pub fn restore(&mut self) {
+        let saved = self.saved.leds.clone();
+        for (name, target) in saved {
+            let Some(led) = self.config.leds.get(&name).cloned() else {
+                warn!("state file names LED {name}, which is no longer configured; ignored");
+                continue;
+            };
+            match self.led(&led).apply(&target) {
+                Ok(applied) if applied.wrote => info!("restored LED {name} to {}", describe(&target)),
+                Ok(_) => info!("LED {name} already {}: left as it is", describe(&target)),
+                Err(error) => warn!("cannot restore LED {name}: {error}"),
+            }
+        }
+    }
+
+    /// Logs which configured LEDs have a device, at start and after a reload.
+    pub fn report_devices(&mut self) {
+        let leds: Vec<LedConfig> = self.config.leds.values().cloned().collect();
+        for led in leds {
+            match self.led(&led).device() {
+                Ok(device) => info!("LED {} is device {device} ({})", led.name, self.attrs.kind()),
+                Err(error) => warn!("{error}; orders for it will fail until it appears"),
+            }
+        }
+    }
+
+    /// Turns every configured LED off (on_exit = "off").
+    pub fn all_off(&mut self) {
+        let leds: Vec<LedConfig> = self.config.leds.values().cloned().collect();
+        for led in leds {
+            match self.led(&led).apply(&Target::Off) {
+                Ok(_) => {
+                    if let Err(error) = self.remember(&led.name, Target::Off) {
+                        warn!("{}", error.message);
+                    }
+                }
+                Err(LedError::NoDevice { .. }) => {}
+                Err(error) => warn!("cannot turn LED {} off: {error}", led.name),
+            }
+        }
+    }
+
+    /// One line showing every LED's current level, for `--show`.
+    pub fn render(&mut self) -> String {
+        let leds: Vec<LedConfig> = self.config.leds.values().cloned().collect();
+        let parts: Vec<String> = leds
+            .iter()
+            .map(|led| match self.led(led).state() {
+                Ok(state) => {
+                    let lamp = if state.brightness > 0 { "(*)" } else { "( )" };
+                    let detail = state
+                        .describe()
+                        .into_iter()
+                        .filter(|(k, _)| matches!(k.as_str(), "mode" | "freq" | "duty"))
+                        .map(|(k, v)| if k == "mode" { v } else { format!("{k}={v}") })
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    format!("{} {lamp} {detail}", led.name)
+                }
+                Err(_) => format!("{} (no device)", led.name),
+            })
+            .collect();
+        format!("[{} LEDs] {}", self.attrs.kind(), parts.join("   "))
+    }
+}
+
+/// Why an order failed, before it becomes a reply.
+enum Failure {
+    Led(LedError),
+    Order(OrderError),
+}
+
+impl From<LedError> for Failure {
+    fn from(error: LedError) -> Failure {
+        Failure::Led(error)
+    }
+}
+
+impl From<OrderError> for Failure {
+    fn from(error: OrderError) -> Failure {
+        Failure::Order(error)
+    }
+}
+
+/// The kernel state an order asks for, and the reply fields that say so.
+fn target_of(order: &Order) -> (Target, Vec<(String, String)>) {
+    let field = |key: &str, value: String| (key.to_string(), value);
+    match order {
+        Order::Blink {
+            freq_hz,
+            duty_percent,
+            ..
+        } => {
+            let timing = BlinkTiming::from_freq(*freq_hz, *duty_percent);
+            (
+                Target::Blink {
+                    delay_on: timing.delay_on_ms,
+                    delay_off: timing.delay_off_ms,
+                },
+                vec![
+                    field("mode", "blink".into()),
+                    field("freq", format_number(timing.freq_hz())),
+                    field("duty", format_number(timing.duty_percent())),
+                    field("delay_on", timing.delay_on_ms.to_string()),
+                    field("delay_off", timing.delay_off_ms.to_string()),
+                ],
+            )
+        }
+        Order::On { brightness, .. } => {
+            let mut fields = vec![field("mode", "on".into())];
+            if let Some(level) = brightness {
+                fields.push(field("requested", level.to_string()));
+            }
+            (
+                Target::On {
+                    brightness: *brightness,
+                },
+                fields,
+            )
+        }
+        Order::Heartbeat { .. } => (Target::Heartbeat, vec![field("mode", "heartbeat".into())]),
+        Order::Pattern { steps, repeat, .. } => (
+            Target::Pattern {
+                steps: steps.clone(),
+                repeat: *repeat,
+            },
+            vec![
+                field("mode", "pattern".into()),
+                field("steps", steps.len().to_string()),
+                field("repeat", repeat.to_string()),
+            ],
+        ),
+        Order::Trigger { name, .. } => match name.as_str() {
+            "none" => (Target::Off, vec![field("mode", "off".into())]),
+            "heartbeat" => (Target::Heartbeat, vec![field("mode", "heartbeat".into())]),
+            _ => (
+                Target::Trigger { name: name.clone() },
+                vec![field("mode", "trigger".into()), field("trigger", name.clone())],
+            ),
+        },
+        Order::Off { .. } | Order::Status { .. } | Order::List | Order::Version => {
+            (Target::Off, vec![field("mode", "off".into())])
+        }
+    }
+}
+
+fn describe(target: &Target) -> String {
+    match target {
+        Target::Off => "off".into(),
+        Target::On { brightness: None } => "on".into(),
+        Target::On {
+            brightness: Some(level),
+        } => format!("on at {level}"),
+        Target::Blink {
+            delay_on,
+            delay_off,
+        } => format!("blinking {delay_on}/{delay_off} ms"),
+        Target::Heartbeat => "heartbeat".into(),
+        Target::Pattern { steps, .. } => format!("playing a {}-step pattern", steps.len()),
+        Target::Trigger { name } => format!("on trigger {name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::led::sim::SimulatedAttributes;
+
+    fn engine(dir: &std::path::Path) -> Engine {
+        let config = Config::parse(
+            &format!(
+                "state_file = \"{}/state.toml\"\n[leds.status]\ndevice = [\"ledd:green:status\", \"ACT\"]\n[leds.power]\ndevice = \"PWR\"\n",
+                dir.display()
+            ),
+            std::path::Path::new("test.toml"),
+        )
+        .unwrap();
+        Engine::new(config, Box::new(SimulatedAttributes::new(["ACT"])))
+    }
+
+    fn run(engine: &mut Engine, line: &str) -> String {
+        match engine.execute(&Order::parse(line).unwrap(), false) {
+            Outcome::Done(reply) => reply.to_string(),
+            Outcome::RetryLater => "retry".into(),
+        }
+    }
+
+    #[test]
+    fn orders_become_replies() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut engine = engine(dir.path());
+        assert_eq!(
+            run(&mut engine, "clignote 2"),
+            "ok led=status device=ACT mode=blink freq=2 duty=50 delay_on=250 delay_off=250"
+        );
+        assert_eq!(
+            run(&mut engine, "on 7"),
+            "ok led=status device=ACT mode=on requested=7 brightness=1 clamped=yes"
+        );
+        assert_eq!(run(&mut engine, "eteindre"), "ok led=status device=ACT mode=off");
+        assert!(run(&mut engine, "blink power 2").starts_with("err no-device: LED power has no device: none of PWR exists"));
+        assert_eq!(
+            run(&mut engine, "status power"),
+            "ok led=power device=PWR exists=no mode=unknown"
+        );
+        assert!(run(&mut engine, "blink nosuch 2").starts_with("err unknown-led: no LED named 'nosuch' (configured: power, status)"));
+        assert_eq!(run(&mut engine, "list"), "ok leds=power,status default=status backend=simulated");
+        assert!(run(&mut engine, "trigger mmc0").starts_with("err no-trigger:"));
+    }
+
+    #[test]
+    fn state_is_saved_and_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = engine(dir.path());
+        run(&mut first, "blink 4");
+        let saved = SavedState::load(&dir.path().join("state.toml")).unwrap();
+        assert_eq!(
+            saved.leds["status"],
+            Target::Blink {
+                delay_on: 125,
+                delay_off: 125
+            }
+        );
+        // A new engine on fresh (dark) LEDs restores the blink.
+        let mut second = engine(dir.path());
+        second.restore();
+        assert!(run(&mut second, "status").contains("mode=blink freq=4"));
+    }
+}

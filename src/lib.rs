@@ -1,0 +1,20 @@
+//! ledd: orders over a Unix socket become kernel LED triggers.
+//!
+//! - [`protocol`]: the order protocol, pure parsing and formatting;
+//! - [`config`]: the TOML configuration;
+//! - [`led`]: the LED backend, the only code that knows kernel semantics,
+//!   with the real sysfs tree and a simulated one behind one seam;
+//! - [`engine`]: carries out orders and keeps the state file;
+//! - [`server`] and [`daemon`]: the socket and the event loop that wire them;
+//! - [`client`]: what ledctl needs to talk to ledd.
+
+#[macro_use]
+pub mod log;
+pub mod client;
+pub mod config;
+pub mod daemon;
+pub mod engine;
+pub mod led;
+pub mod protocol;
+pub mod server;
+pub mod state;

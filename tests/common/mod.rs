@@ -1,0 +1,231 @@
+//! Starts the real ledd binary on a temporary tree and socket, and talks to it.
+#![allow(dead_code)] // each test file uses its own part of this
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const LEDD: &str = env!("CARGO_BIN_EXE_ledd");
+pub const LEDCTL: &str = env!("CARGO_BIN_EXE_ledctl");
+
+/// A fake LED class device: plain files, as the kernel shows them.
+pub fn add_fake_led(root: &Path, device: &str, max_brightness: u32) {
+    let dir = root.join(device);
+    fs::create_dir_all(&dir).unwrap();
+    for (file, content) in [
+        ("brightness", "0".to_string()),
+        ("max_brightness", max_brightness.to_string()),
+        ("trigger", "[none] timer heartbeat pattern oneshot".to_string()),
+        ("delay_on", "500".to_string()),
+        ("delay_off", "500".to_string()),
+        ("pattern", String::new()),
+        ("repeat", "-1".to_string()),
+    ] {
+        fs::write(dir.join(file), format!("{content}\n")).unwrap();
+    }
+}
+
+pub fn read(root: &Path, device: &str, file: &str) -> String {
+    fs::read_to_string(root.join(device).join(file))
+        .unwrap()
+        .trim_end()
+        .to_string()
+}
+
+pub struct Ledd {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub socket: PathBuf,
+    pub sysfs: PathBuf,
+    pub child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Ledd {
+    /// A temporary directory with a sysfs tree holding `ACT` and `PWR`.
+    pub fn prepare(extra_config: &str) -> Ledd {
+        let dir = tempfile::tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let sysfs = dir.path().join("leds");
+        add_fake_led(&sysfs, "ACT", 1);
+        add_fake_led(&sysfs, "PWR", 255);
+        let socket = dir.path().join("ledd.sock");
+        let config = dir.path().join("ledd.toml");
+        let text = format!(
+            "socket = \"{}\"\nsysfs_root = \"{}\"\nstate_file = \"{}/state.toml\"\n{extra_config}\n",
+            socket.display(),
+            sysfs.display(),
+            dir.path().display()
+        );
+        let text = if text.contains("[leds.") {
+            text
+        } else {
+            format!(
+                "{text}[leds.status]\ndevice = [\"ledd:green:status\", \"ACT\"]\n[leds.power]\ndevice = \"PWR\"\n[leds.ghost]\ndevice = \"nowhere\"\n"
+            )
+        };
+        fs::write(&config, text).unwrap();
+        let log = dir.path().join("ledd.log");
+        Ledd {
+            dir,
+            config,
+            socket,
+            sysfs,
+            child: None,
+            log,
+        }
+    }
+
+    pub fn start(extra_config: &str) -> Ledd {
+        let mut ledd = Ledd::prepare(extra_config);
+        ledd.spawn(&[]);
+        ledd
+    }
+
+    pub fn start_simulated(extra_config: &str) -> Ledd {
+        let mut ledd = Ledd::prepare(extra_config);
+        ledd.spawn(&["--simulate"]);
+        ledd
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(LEDD);
+        command.arg("--config").arg(&self.config).args(args);
+        command
+    }
+
+    /// Starts ledd and waits until it answers.
+    pub fn spawn(&mut self, args: &[&str]) {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = self
+            .command(args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    pub fn wait_ready(&mut self) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if UnixStream::connect(&self.socket).is_ok() {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
+                panic!("ledd exited with {status}: {}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("ledd did not come up: {}", self.log_text());
+    }
+
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().unwrap().id() as i32
+    }
+
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), signal).unwrap();
+    }
+
+    /// Waits for ledd to exit and returns its status code.
+    pub fn wait_exit(&mut self) -> i32 {
+        let mut child = self.child.take().unwrap();
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "ledd did not stop");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Sends one order on a new connection and returns the reply line.
+    pub fn order(&self, line: &str) -> String {
+        let mut connection = self.connect();
+        connection.send(line)
+    }
+
+    pub fn connect(&self) -> Connection {
+        Connection::new(&self.socket)
+    }
+
+    pub fn ledctl(&self, args: &[&str]) -> Output {
+        Command::new(LEDCTL)
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    pub fn read(&self, device: &str, file: &str) -> String {
+        read(&self.sysfs, device, file)
+    }
+
+    /// Makes the fake tree answer like the kernel: the active trigger in brackets.
+    pub fn kernel_shows_trigger(&self, device: &str, active: &str) {
+        let line: Vec<String> = ["none", "timer", "heartbeat", "pattern", "oneshot"]
+            .iter()
+            .map(|t| if *t == active { format!("[{t}]") } else { t.to_string() })
+            .collect();
+        fs::write(self.sysfs.join(device).join("trigger"), line.join(" ") + "\n").unwrap();
+    }
+}
+
+impl Drop for Ledd {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A raw client connection: lines out, lines in.
+pub struct Connection {
+    pub stream: UnixStream,
+    reader: BufReader<UnixStream>,
+}
+
+impl Connection {
+    pub fn new(socket: &Path) -> Connection {
+        let stream = UnixStream::connect(socket).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Connection { stream, reader }
+    }
+
+    pub fn send(&mut self, line: &str) -> String {
+        self.stream.write_all(format!("{line}\n").as_bytes()).unwrap();
+        self.receive()
+    }
+
+    pub fn receive(&mut self) -> String {
+        let mut reply = String::new();
+        self.reader.read_line(&mut reply).unwrap();
+        assert!(reply.ends_with('\n'), "incomplete reply {reply:?}");
+        reply.trim_end().to_string()
+    }
+
+    /// Reads until the daemon closes the connection.
+    pub fn rest(&mut self) -> String {
+        let mut text = String::new();
+        let _ = self.reader.read_to_string(&mut text);
+        text
+    }
+}

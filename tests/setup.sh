@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs and is missing: Debian packages,
+# cargo-nextest, the aarch64 Rust target. Does nothing that is already there.
+set -euo pipefail
+
+sudo=
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+
+packages=(
+    qemu-system-x86 qemu-system-arm qemu-user busybox-static cpio  # real-kernel tiers
+    device-tree-compiler gcc-aarch64-linux-gnu libc6-dev-arm64-cross # overlay, arm64 build
+    debhelper dpkg-dev fakeroot lintian mandoc man-db              # Debian package, man pages
+    php-cli chromium                                               # web page
+    socat procps                                                   # tests' own clients and probes
+)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    $sudo apt-get update -qq
+    # Some images carry a newer qemu-utils from backports, which the
+    # archive's qemu-system packages refuse: take the archive's one with them.
+    extra=()
+    if dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null | grep -q bpo; then
+        extra=(--allow-downgrades "qemu-utils/$(. /etc/os-release && echo "$VERSION_CODENAME")")
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${extra[@]}" "${missing[@]}"
+fi
+command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
+rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
