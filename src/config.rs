@@ -18,6 +18,7 @@ pub const DEFAULT_STATE_FILE: &str = "/var/lib/ledd/state.toml";
 pub const DEFAULT_SOCKET_MODE: u32 = 0o660;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
+pub const DEFAULT_RATE_LIMIT: u32 = 200;
 /// The devices the LED named `status` looks for when no LED is configured:
 /// the overlay's LED, then the Raspberry Pi's built-in one (new and old names).
 pub const DEFAULT_STATUS_DEVICES: [&str; 3] = ["ledd:green:status", "ACT", "led0"];
@@ -39,6 +40,11 @@ pub struct LedConfig {
     pub name: String,
     /// Kernel device names, in order of preference: the first that exists is used.
     pub devices: Vec<String>,
+    /// Users (names or uids) allowed to change the LED; with `allow_groups`
+    /// empty too, anyone who can connect may.
+    pub allow_users: Vec<String>,
+    /// Groups (names or gids) whose members may change the LED.
+    pub allow_groups: Vec<String>,
 }
 
 /// A validated configuration.
@@ -54,8 +60,27 @@ pub struct Config {
     pub restore: bool,
     pub max_connections: usize,
     pub idle_timeout: Duration,
+    /// Orders that change an LED, per second and connection; past it ledd
+    /// slows that client down.
+    pub rate_limit: u32,
     pub leds: BTreeMap<String, LedConfig>,
 }
+
+/// Every top-level key and every LED key, as ledd.toml(5) documents them.
+pub const CONFIG_KEYS: [&str; 11] = [
+    "socket",
+    "socket_mode",
+    "socket_group",
+    "sysfs_root",
+    "default_led",
+    "on_exit",
+    "state_file",
+    "restore",
+    "max_connections",
+    "idle_timeout",
+    "rate_limit",
+];
+pub const LED_KEYS: [&str; 3] = ["device", "allow_users", "allow_groups"];
 
 /// What is wrong with a configuration file, and where.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +117,10 @@ enum OneOrMany {
 #[serde(deny_unknown_fields)]
 struct RawLed {
     device: Spanned<OneOrMany>,
+    #[serde(default)]
+    allow_users: Vec<Spanned<String>>,
+    #[serde(default)]
+    allow_groups: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -107,6 +136,7 @@ struct RawConfig {
     restore: Option<bool>,
     max_connections: Option<Spanned<i64>>,
     idle_timeout: Option<Spanned<i64>>,
+    rate_limit: Option<Spanned<i64>>,
     leds: Option<BTreeMap<String, Spanned<RawLed>>>,
 }
 
@@ -115,6 +145,8 @@ impl Default for Config {
         let status = LedConfig {
             name: "status".to_string(),
             devices: DEFAULT_STATUS_DEVICES.iter().map(|d| d.to_string()).collect(),
+            allow_users: Vec::new(),
+            allow_groups: Vec::new(),
         };
         Config {
             socket: DEFAULT_SOCKET.into(),
@@ -127,6 +159,7 @@ impl Default for Config {
             restore: true,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS),
+            rate_limit: DEFAULT_RATE_LIMIT,
             leds: BTreeMap::from([("status".to_string(), status)]),
         }
     }
@@ -143,6 +176,15 @@ pub fn is_valid_device_name(name: &str) -> bool {
         && !name
             .chars()
             .any(|c| c == '/' || c.is_control() || c.is_whitespace())
+}
+
+/// User and group names as useradd accepts them, or numbers.
+fn is_valid_account_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 impl Config {
@@ -233,6 +275,9 @@ impl Config {
             as usize;
         let idle_timeout = positive(raw.idle_timeout, DEFAULT_IDLE_TIMEOUT_SECS as i64, 86_400)
             .map_err(|(span, message)| error_at(span, Some("idle_timeout"), message))?;
+        let rate_limit = positive(raw.rate_limit, DEFAULT_RATE_LIMIT as i64, 1_000_000)
+            .map_err(|(span, message)| error_at(span, Some("rate_limit"), message))?
+            as u32;
 
         let leds = match raw.leds {
             None => defaults.leds,
@@ -251,7 +296,28 @@ impl Config {
                         ));
                     }
                     let span = led.span();
-                    let device = led.into_inner().device;
+                    let RawLed {
+                        device,
+                        allow_users,
+                        allow_groups,
+                    } = led.into_inner();
+                    let mut policy = Vec::new();
+                    for (field, names) in [("allow_users", allow_users), ("allow_groups", allow_groups)] {
+                        let mut checked = Vec::new();
+                        for name in names {
+                            if !is_valid_account_name(name.get_ref()) {
+                                return Err(error_at(
+                                    Some(name.span()),
+                                    Some(&format!("{key}.{field}")),
+                                    format!("'{}' is not a user or group name or number", quote(name.get_ref())),
+                                ));
+                            }
+                            checked.push(name.into_inner());
+                        }
+                        policy.push(checked);
+                    }
+                    let allow_groups = policy.pop().unwrap_or_default();
+                    let allow_users = policy.pop().unwrap_or_default();
                     let device_span = device.span();
                     let devices = match device.into_inner() {
                         OneOrMany::One(device) => vec![device],
@@ -274,7 +340,15 @@ impl Config {
                             ),
                         ));
                     }
-                    leds.insert(name.clone(), LedConfig { name, devices });
+                    leds.insert(
+                        name.clone(),
+                        LedConfig {
+                            name,
+                            devices,
+                            allow_users,
+                            allow_groups,
+                        },
+                    );
                 }
                 if leds.is_empty() {
                     return Err(error_at(None, Some("leds"), "configures no LED".into()));
@@ -312,6 +386,7 @@ impl Config {
             restore: raw.restore.unwrap_or(defaults.restore),
             max_connections,
             idle_timeout: Duration::from_secs(idle_timeout as u64),
+            rate_limit,
             leds,
         })
     }
@@ -411,6 +486,35 @@ device = "PWR"
         assert!(parse("max_connections = 0").is_err());
         assert!(parse("[leds.x]\ndevice = []\n").is_err());
         assert!(parse("[leds.x]\ndevice = \"x\"\ncolour = \"red\"\n").is_err());
+    }
+
+    #[test]
+    fn access_policy_keys() {
+        let config = parse("[leds.status]\ndevice = \"ACT\"\nallow_users = [\"alice\", \"1001\"]\nallow_groups = [\"students\"]\n").unwrap();
+        assert_eq!(config.leds["status"].allow_users, ["alice", "1001"]);
+        assert_eq!(config.leds["status"].allow_groups, ["students"]);
+        let error = parse("[leds.status]\ndevice = \"ACT\"\nallow_groups = [\"bad group\"]\n").unwrap_err();
+        assert_eq!((error.line, error.key.as_deref()), (Some(3), Some("leds.status.allow_groups")));
+    }
+
+    /// The documented key lists are the ones the parser knows: serde names
+    /// every accepted key when it refuses an unknown one.
+    #[test]
+    fn documented_keys_are_the_parsed_keys() {
+        let expected = |message: &str| -> Vec<String> {
+            let list = message.split("expected one of").nth(1).unwrap_or_default();
+            let mut keys: Vec<String> = list.split('`').skip(1).step_by(2).map(str::to_string).collect();
+            keys.sort();
+            keys
+        };
+        let mut top: Vec<String> = CONFIG_KEYS.iter().map(|k| k.to_string()).collect();
+        top.push("leds".into());
+        top.sort();
+        assert_eq!(expected(&parse("nosuchkey = 1").unwrap_err().message), top);
+        let mut led: Vec<String> = LED_KEYS.iter().map(|k| k.to_string()).collect();
+        led.sort();
+        let error = parse("[leds.a]\ndevice = \"x\"\nnosuchkey = 1\n").unwrap_err();
+        assert_eq!(expected(&error.message), led);
     }
 
     #[test]

@@ -48,9 +48,12 @@ struct Client {
     output: Vec<u8>,
     /// The client sent end-of-file, or must not be read any more.
     read_closed: bool,
-    /// An order waits for a retry: later orders wait behind it.
+    /// An order waits for a retry or for the rate limit: later orders wait behind it.
     waiting: bool,
     last_activity: Instant,
+    /// Token bucket of the rate limit: changes this client may make at once.
+    allowance: f64,
+    allowance_at: Instant,
 }
 
 pub struct Daemon {
@@ -103,6 +106,14 @@ pub fn run(config: Config, attrs: Box<dyn Attributes>, options: Options) -> Resu
         })?;
     }
 
+    if let Some(interval) = watchdog_interval() {
+        // systemd restarts ledd if these pings stop: they prove the loop turns.
+        handle.insert_source(Timer::from_duration(interval), move |_, _, _| {
+            notify_systemd("WATCHDOG=1");
+            TimeoutAction::ToDuration(interval)
+        })?;
+        info!("pinging the systemd watchdog every {interval:?}");
+    }
     info!(
         "listening on {}{}; protocol 1",
         daemon.engine.config().socket.display(),
@@ -121,6 +132,15 @@ pub fn run(config: Config, attrs: Box<dyn Attributes>, options: Options) -> Resu
     }
     info!("stopped");
     Ok(())
+}
+
+/// Half the watchdog period systemd asked for (WATCHDOG_USEC), if it asked this process.
+fn watchdog_interval() -> Option<Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    let for_us = std::env::var("WATCHDOG_PID")
+        .map(|pid| pid.parse() == Ok(std::process::id()))
+        .unwrap_or(true);
+    (for_us && usec > 0).then(|| Duration::from_micros(usec / 2))
 }
 
 /// Makes room for `max_connections` clients below the descriptor limit.
@@ -243,6 +263,8 @@ impl Daemon {
                         read_closed: false,
                         waiting: false,
                         last_activity: Instant::now(),
+                        allowance: f64::from(self.engine.config().rate_limit),
+                        allowance_at: Instant::now(),
                     },
                 );
                 self.service(id);
@@ -308,7 +330,18 @@ impl Daemon {
                     return;
                 }
                 handled += 1;
-                self.handle_line(id, &line);
+                let order = parse_line(&line);
+                if order.as_ref().is_ok_and(Order::changes_led) && !self.admit(id) {
+                    // Over the rate limit: the order waits (with those after it).
+                    if let Some(client) = self.clients.get_mut(&id) {
+                        client.input.splice(0..0, line.into_iter().chain([b'\n']));
+                    }
+                    return;
+                }
+                match order {
+                    Ok(order) => self.carry_out(id, order, 0),
+                    Err(error) => self.reply(id, &Reply::Err(error)),
+                }
                 continue;
             }
             if client.input.len() > MAX_LINE {
@@ -345,29 +378,46 @@ impl Daemon {
         }
     }
 
-    fn handle_line(&mut self, id: u64, line: &[u8]) {
-        let order = match std::str::from_utf8(line) {
-            Ok(text) => Order::parse(text.trim_end_matches('\r')),
-            Err(_) => Err(OrderError::new(ErrorKind::Usage, "an order must be UTF-8 text")),
+    /// Takes one change from the client's allowance of `rate_limit` per
+    /// second; when none is left, pauses the client until one is.
+    fn admit(&mut self, id: u64) -> bool {
+        let rate = f64::from(self.engine.config().rate_limit);
+        let Some(client) = self.clients.get_mut(&id) else {
+            return false;
         };
-        match order {
-            Ok(order) => self.carry_out(id, order, 0),
-            Err(error) => self.reply(id, &Reply::Err(error)),
+        let now = Instant::now();
+        let refill = now.duration_since(client.allowance_at).as_secs_f64() * rate;
+        client.allowance = (client.allowance + refill).min(rate);
+        client.allowance_at = now;
+        if client.allowance >= 1.0 {
+            client.allowance -= 1.0;
+            return true;
         }
+        client.waiting = true;
+        let wait = Duration::from_secs_f64((1.0 - client.allowance) / rate);
+        let resumed = self.handle.insert_source(Timer::from_duration(wait), move |_, _, daemon| {
+            if let Some(client) = daemon.clients.get_mut(&id) {
+                client.waiting = false;
+            }
+            daemon.service(id);
+            TimeoutAction::Drop
+        });
+        if let Err(error) = resumed {
+            error!("cannot schedule a rate-limited client: {error}");
+            self.close(id);
+        }
+        false
     }
 
     /// Carries out an order for client `id`; on a transient permission error,
     /// holds the client's later orders and tries again on a timer.
     fn carry_out(&mut self, id: u64, order: Order, attempt: usize) {
         let may_retry = attempt < PERMISSION_RETRY_MS.len();
-        match self.engine.execute(&order, may_retry) {
+        let peer = self.clients.get(&id).and_then(|c| c.peer);
+        match self.engine.execute(&order, peer, may_retry) {
             Outcome::Done(reply) => {
                 if order.changes_led() {
-                    let peer = self
-                        .clients
-                        .get(&id)
-                        .and_then(|c| c.peer)
-                        .map_or_else(|| "unknown peer".to_string(), |p| p.to_string());
+                    let peer = peer.map_or_else(|| "unknown peer".to_string(), |p| p.to_string());
                     info!("order '{order}' from {peer}: {reply}");
                 }
                 self.reply(id, &reply);
@@ -438,6 +488,14 @@ impl Daemon {
             let _ = writeln!(stdout, "{elapsed:7.2}s {line}");
         }
         self.last_render = line;
+    }
+}
+
+/// Reads one order line; bytes that are not UTF-8 are a usage error.
+fn parse_line(line: &[u8]) -> Result<Order, OrderError> {
+    match std::str::from_utf8(line) {
+        Ok(text) => Order::parse(text.trim_end_matches('\r')),
+        Err(_) => Err(OrderError::new(ErrorKind::Usage, "an order must be UTF-8 text")),
     }
 }
 

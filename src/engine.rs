@@ -55,6 +55,8 @@ pub struct Engine {
     config: Config,
     attrs: Box<dyn Attributes>,
     saved: SavedState,
+    /// The last save failed: the file is behind `saved` until one succeeds.
+    unsaved: bool,
 }
 
 impl Engine {
@@ -69,6 +71,7 @@ impl Engine {
             config,
             attrs,
             saved,
+            unsaved: false,
         }
     }
 
@@ -120,8 +123,8 @@ impl Engine {
 
     /// Carries out an order. With `may_retry`, a transient permission error
     /// gives [`Outcome::RetryLater`] instead of an error reply.
-    pub fn execute(&mut self, order: &Order, may_retry: bool) -> Outcome {
-        match self.try_execute(order) {
+    pub fn execute(&mut self, order: &Order, peer: Option<Peer>, may_retry: bool) -> Outcome {
+        match self.try_execute(order, peer) {
             Ok(fields) => Outcome::Done(Reply::Ok(fields)),
             Err(Failure::Led(error)) if may_retry && error.is_transient_permission() => {
                 Outcome::RetryLater
@@ -131,7 +134,7 @@ impl Engine {
         }
     }
 
-    fn try_execute(&mut self, order: &Order) -> Result<Vec<(String, String)>, Failure> {
+    fn try_execute(&mut self, order: &Order, peer: Option<Peer>) -> Result<Vec<(String, String)>, Failure> {
         let field = |key: &str, value: String| (key.to_string(), value);
         match order {
             Order::Version => Ok(vec![
@@ -169,6 +172,8 @@ impl Engine {
             }
             _ => {
                 let led = self.led_config(order.led())?;
+                crate::access::check(&led, peer)
+                    .map_err(|message| OrderError::new(ErrorKind::Denied, message))?;
                 let (target, mut fields) = target_of(order);
                 let applied = self.led(&led).apply(&target)?;
                 if let Some(level) = applied.level {
@@ -190,11 +195,13 @@ impl Engine {
 
     /// Records an LED's new state and saves the state file when it changed.
     fn remember(&mut self, led: &str, target: Target) -> Result<(), OrderError> {
-        if self.saved.leds.get(led) == Some(&target) {
+        if self.saved.leds.get(led) == Some(&target) && !self.unsaved {
             return Ok(());
         }
         self.saved.leds.insert(led.to_string(), target);
-        self.saved.save(&self.config.state_file).map_err(|error| {
+        let saved = self.saved.save(&self.config.state_file);
+        self.unsaved = saved.is_err();
+        saved.map_err(|error| {
             OrderError::new(
                 ErrorKind::State,
                 format!("LED {led} was changed, but {error}; it will not be restored after a restart"),
@@ -219,10 +226,14 @@ impl Engine {
         }
     }
 
-    /// Logs which configured LEDs have a device, at start and after a reload.
+    /// Logs which configured LEDs have a device, and policy names the
+    /// system does not know, at start and after a reload.
     pub fn report_devices(&mut self) {
         let leds: Vec<LedConfig> = self.config.leds.values().cloned().collect();
         for led in leds {
+            for unknown in crate::access::unknown_names(&led) {
+                warn!("LED {}: the access policy names {unknown}, which does not exist", led.name);
+            }
             match self.led(&led).device() {
                 Ok(device) => info!("LED {} is device {device} ({})", led.name, self.attrs.kind()),
                 Err(error) => warn!("{error}; orders for it will fail until it appears"),
@@ -385,7 +396,7 @@ mod tests {
     }
 
     fn run(engine: &mut Engine, line: &str) -> String {
-        match engine.execute(&Order::parse(line).unwrap(), false) {
+        match engine.execute(&Order::parse(line).unwrap(), None, false) {
             Outcome::Done(reply) => reply.to_string(),
             Outcome::RetryLater => "retry".into(),
         }
@@ -412,6 +423,28 @@ mod tests {
         assert!(run(&mut engine, "blink nosuch 2").starts_with("err unknown-led: no LED named 'nosuch' (configured: power, status)"));
         assert_eq!(run(&mut engine, "list"), "ok leds=power,status default=status backend=simulated");
         assert!(run(&mut engine, "trigger mmc0").starts_with("err no-trigger:"));
+    }
+
+    #[test]
+    fn the_access_policy_refuses_changes_not_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut engine = engine(dir.path());
+        let mut config = engine.config().clone();
+        if let Some(led) = config.leds.get_mut("status") {
+            led.allow_groups = vec!["4244".into()];
+        }
+        engine.reconfigure(config);
+        let stranger = Some(Peer { pid: 7, uid: 4245, gid: 4245 });
+        let reply = |engine: &mut Engine, line: &str| match engine.execute(&Order::parse(line).unwrap(), stranger, false) {
+            Outcome::Done(reply) => reply.to_string(),
+            Outcome::RetryLater => "retry".into(),
+        };
+        assert_eq!(
+            reply(&mut engine, "blink 2"),
+            "err denied: LED status may be changed only by members of 4244 (you are uid 4245)"
+        );
+        assert!(reply(&mut engine, "status").starts_with("ok led=status"));
+        assert!(reply(&mut engine, "blink power 2").starts_with("err no-device"), "other LEDs keep their own policy");
     }
 
     #[test]

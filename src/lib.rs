@@ -10,6 +10,7 @@
 
 #[macro_use]
 pub mod log;
+pub mod access;
 pub mod client;
 pub mod config;
 pub mod daemon;
