@@ -65,12 +65,11 @@ fn describe_rule(led: &LedConfig) -> String {
 /// The peer's primary group and its supplementary groups from the group database.
 fn groups_of(peer: Peer, user: Option<&User>) -> Vec<u32> {
     let mut groups = vec![peer.gid];
-    if let Some(user) = user {
-        if let Ok(name) = std::ffi::CString::new(user.name.as_str()) {
-            if let Ok(list) = getgrouplist(&name, Gid::from_raw(peer.gid)) {
-                groups.extend(list.into_iter().map(Gid::as_raw));
-            }
-        }
+    if let Some(user) = user
+        && let Ok(name) = std::ffi::CString::new(user.name.as_str())
+        && let Ok(list) = getgrouplist(&name, Gid::from_raw(peer.gid))
+    {
+        groups.extend(list.into_iter().map(Gid::as_raw));
     }
     groups
 }
@@ -117,7 +116,10 @@ mod tests {
         let policy = led(&["4243"], &["4244"]);
         assert!(check(&policy, peer(0, 0)).is_ok());
         assert!(check(&policy, peer(4243, 100)).is_ok(), "allowed by uid");
-        assert!(check(&policy, peer(4245, 4244)).is_ok(), "allowed by primary group");
+        assert!(
+            check(&policy, peer(4245, 4244)).is_ok(),
+            "allowed by primary group"
+        );
         let refusal = check(&policy, peer(4245, 4245)).unwrap_err();
         assert_eq!(
             refusal,
@@ -129,6 +131,9 @@ mod tests {
     #[test]
     fn typos_are_found() {
         let policy = led(&["root", "no-such-user-x"], &["no-such-group-y", "0"]);
-        assert_eq!(unknown_names(&policy), ["user no-such-user-x", "group no-such-group-y"]);
+        assert_eq!(
+            unknown_names(&policy),
+            ["user no-such-user-x", "group no-such-group-y"]
+        );
     }
 }

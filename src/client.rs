@@ -53,8 +53,15 @@ pub fn send(socket: &Path, order: &Order, timeout: Duration) -> Result<Reply, Cl
     let stream = UnixStream::connect(socket).map_err(|error| connect_error(socket, &error))?;
     let broken = |error: io::Error| ClientError {
         code: ExitCode::Broken,
-        message: if matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) {
-            format!("ledd did not answer within {} s on {}", timeout.as_secs_f64(), socket.display())
+        message: if matches!(
+            error.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ) {
+            format!(
+                "ledd did not answer within {} s on {}",
+                timeout.as_secs_f64(),
+                socket.display()
+            )
         } else {
             format!("connection to ledd on {} broke: {error}", socket.display())
         },
@@ -65,11 +72,16 @@ pub fn send(socket: &Path, order: &Order, timeout: Duration) -> Result<Reply, Cl
         .write_all(format!("{order}\n").as_bytes())
         .map_err(broken)?;
     let mut line = String::new();
-    let read = BufReader::new(&stream).read_line(&mut line).map_err(broken)?;
+    let read = BufReader::new(&stream)
+        .read_line(&mut line)
+        .map_err(broken)?;
     if read == 0 || !line.ends_with('\n') {
         return Err(ClientError {
             code: ExitCode::Broken,
-            message: format!("ledd on {} closed the connection without a reply", socket.display()),
+            message: format!(
+                "ledd on {} closed the connection without a reply",
+                socket.display()
+            ),
         });
     }
     Reply::parse(line.trim_end_matches('\n')).map_err(|message| ClientError {
@@ -141,7 +153,13 @@ pub fn to_json(reply: &Reply) -> serde_json::Value {
                         .parse::<i64>()
                         .map(Value::from)
                         .ok()
-                        .or_else(|| value.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number))
+                        .or_else(|| {
+                            value
+                                .parse::<f64>()
+                                .ok()
+                                .and_then(serde_json::Number::from_f64)
+                                .map(Value::Number)
+                        })
                         .unwrap_or_else(|| Value::String(value.clone()))
                 } else if BOOLEAN_FIELDS.contains(&key.as_str()) {
                     Value::Bool(value == "yes")
@@ -190,7 +208,11 @@ pub fn to_text(reply: &Reply) -> String {
         }
         "off" => format!("{led}: off"),
         "heartbeat" => format!("{led}: heartbeat"),
-        "pattern" => format!("{led}: playing a pattern ({} steps, repeat {})", get("steps"), get("repeat")),
+        "pattern" => format!(
+            "{led}: playing a pattern ({} steps, repeat {})",
+            get("steps"),
+            get("repeat")
+        ),
         "trigger" => format!("{led}: following kernel trigger {}", get("trigger")),
         "unknown" => format!("{led}: no device ({} not found)", get("device")),
         _ => match reply {
@@ -203,15 +225,15 @@ pub fn to_text(reply: &Reply) -> String {
         },
     };
     // status: the summary, then every field the kernel reported.
-    if reply.field("exists").is_some() {
-        if let Reply::Ok(fields) = reply {
-            let details: Vec<String> = fields
-                .iter()
-                .filter(|(k, _)| k != "led")
-                .map(|(k, v)| format!("  {k}: {v}"))
-                .collect();
-            return format!("{summary}\n{}", details.join("\n"));
-        }
+    if reply.field("exists").is_some()
+        && let Reply::Ok(fields) = reply
+    {
+        let details: Vec<String> = fields
+            .iter()
+            .filter(|(k, _)| k != "led")
+            .map(|(k, v)| format!("  {k}: {v}"))
+            .collect();
+        return format!("{summary}\n{}", details.join("\n"));
     }
     summary
 }
@@ -229,15 +251,23 @@ mod tests {
         );
         assert!(to_json(&reply)["duty"].is_i64());
         let reply = Reply::parse("ok leds=power,status default=status").unwrap();
-        assert_eq!(to_json(&reply)["leds"], serde_json::json!(["power", "status"]));
+        assert_eq!(
+            to_json(&reply)["leds"],
+            serde_json::json!(["power", "status"])
+        );
         let reply = Reply::parse("err range: frequency 0 Hz is out of range").unwrap();
         assert_eq!(to_json(&reply)["error"]["kind"], "range");
     }
 
     #[test]
     fn text_for_people() {
-        let reply = Reply::parse("ok led=status mode=blink freq=2 duty=50 delay_on=250 delay_off=250").unwrap();
-        assert_eq!(to_text(&reply), "status: blinking at 2 Hz (duty 50 %, on 250 ms / off 250 ms)");
+        let reply =
+            Reply::parse("ok led=status mode=blink freq=2 duty=50 delay_on=250 delay_off=250")
+                .unwrap();
+        assert_eq!(
+            to_text(&reply),
+            "status: blinking at 2 Hz (duty 50 %, on 250 ms / off 250 ms)"
+        );
         let reply = Reply::parse("ok version=0.1.0 protocol=1").unwrap();
         assert_eq!(to_text(&reply), "version: 0.1.0\nprotocol: 1");
     }

@@ -144,7 +144,10 @@ impl Default for Config {
     fn default() -> Config {
         let status = LedConfig {
             name: "status".to_string(),
-            devices: DEFAULT_STATUS_DEVICES.iter().map(|d| d.to_string()).collect(),
+            devices: DEFAULT_STATUS_DEVICES
+                .iter()
+                .map(|d| d.to_string())
+                .collect(),
             allow_users: Vec::new(),
             allow_groups: Vec::new(),
         };
@@ -208,17 +211,17 @@ impl Config {
 
     /// Validates configuration text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let error_at = |span: Option<std::ops::Range<usize>>, key: Option<&str>, message: String| {
-            ConfigError {
-                file: path.to_path_buf(),
-                line: span.map(|span| line_of(text, span.start)),
-                key: key.map(str::to_string),
-                message,
-            }
-        };
-        let raw: RawConfig = toml::from_str(text).map_err(|error| {
-            error_at(error.span(), None, error.message().trim().to_string())
-        })?;
+        let error_at =
+            |span: Option<std::ops::Range<usize>>, key: Option<&str>, message: String| {
+                ConfigError {
+                    file: path.to_path_buf(),
+                    line: span.map(|span| line_of(text, span.start)),
+                    key: key.map(str::to_string),
+                    message,
+                }
+            };
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|error| error_at(error.span(), None, error.message().trim().to_string()))?;
         let defaults = Config::default();
 
         let socket_mode = match raw.socket_mode {
@@ -267,11 +270,16 @@ impl Config {
             };
             paths.push(path);
         }
-        let [socket, sysfs_root, state_file]: [PathBuf; 3] =
-            paths.try_into().unwrap_or_else(|_| unreachable!("three paths"));
+        let [socket, sysfs_root, state_file]: [PathBuf; 3] = paths
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("three paths"));
 
-        let max_connections = positive(raw.max_connections, DEFAULT_MAX_CONNECTIONS as i64, 1_000_000)
-            .map_err(|(span, message)| error_at(span, Some("max_connections"), message))?
+        let max_connections = positive(
+            raw.max_connections,
+            DEFAULT_MAX_CONNECTIONS as i64,
+            1_000_000,
+        )
+        .map_err(|(span, message)| error_at(span, Some("max_connections"), message))?
             as usize;
         let idle_timeout = positive(raw.idle_timeout, DEFAULT_IDLE_TIMEOUT_SECS as i64, 86_400)
             .map_err(|(span, message)| error_at(span, Some("idle_timeout"), message))?;
@@ -302,14 +310,19 @@ impl Config {
                         allow_groups,
                     } = led.into_inner();
                     let mut policy = Vec::new();
-                    for (field, names) in [("allow_users", allow_users), ("allow_groups", allow_groups)] {
+                    for (field, names) in
+                        [("allow_users", allow_users), ("allow_groups", allow_groups)]
+                    {
                         let mut checked = Vec::new();
                         for name in names {
                             if !is_valid_account_name(name.get_ref()) {
                                 return Err(error_at(
                                     Some(name.span()),
                                     Some(&format!("{key}.{field}")),
-                                    format!("'{}' is not a user or group name or number", quote(name.get_ref())),
+                                    format!(
+                                        "'{}' is not a user or group name or number",
+                                        quote(name.get_ref())
+                                    ),
                                 ));
                             }
                             checked.push(name.into_inner());
@@ -468,7 +481,10 @@ device = "PWR"
         assert!(error.to_string().contains("bogus"), "{error}");
 
         let error = parse("\n\nsocket_mode = \"999\"\n").unwrap_err();
-        assert_eq!((error.line, error.key.as_deref()), (Some(3), Some("socket_mode")));
+        assert_eq!(
+            (error.line, error.key.as_deref()),
+            (Some(3), Some("socket_mode"))
+        );
 
         let error = parse("[leds.status]\ndevice = [\"../../etc\"]\n").unwrap_err();
         assert_eq!(error.key.as_deref(), Some("leds.status.device"));
@@ -493,8 +509,12 @@ device = "PWR"
         let config = parse("[leds.status]\ndevice = \"ACT\"\nallow_users = [\"alice\", \"1001\"]\nallow_groups = [\"students\"]\n").unwrap();
         assert_eq!(config.leds["status"].allow_users, ["alice", "1001"]);
         assert_eq!(config.leds["status"].allow_groups, ["students"]);
-        let error = parse("[leds.status]\ndevice = \"ACT\"\nallow_groups = [\"bad group\"]\n").unwrap_err();
-        assert_eq!((error.line, error.key.as_deref()), (Some(3), Some("leds.status.allow_groups")));
+        let error =
+            parse("[leds.status]\ndevice = \"ACT\"\nallow_groups = [\"bad group\"]\n").unwrap_err();
+        assert_eq!(
+            (error.line, error.key.as_deref()),
+            (Some(3), Some("leds.status.allow_groups"))
+        );
     }
 
     /// The documented key lists are the ones the parser knows: serde names
@@ -503,7 +523,12 @@ device = "PWR"
     fn documented_keys_are_the_parsed_keys() {
         let expected = |message: &str| -> Vec<String> {
             let list = message.split("expected one of").nth(1).unwrap_or_default();
-            let mut keys: Vec<String> = list.split('`').skip(1).step_by(2).map(str::to_string).collect();
+            let mut keys: Vec<String> = list
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect();
             keys.sort();
             keys
         };
@@ -522,7 +547,13 @@ device = "PWR"
         for bad in ["", ".", "..", "a/b", "a\u{0}b", "a b", "a\nb"] {
             assert!(!is_valid_device_name(bad), "{bad:?}");
         }
-        for good in ["ACT", "led0", "input0::capslock", "ledd:green:status", "..."] {
+        for good in [
+            "ACT",
+            "led0",
+            "input0::capslock",
+            "ledd:green:status",
+            "...",
+        ] {
             assert!(is_valid_device_name(good), "{good:?}");
         }
     }

@@ -21,7 +21,6 @@ use crate::led::Attributes;
 use crate::protocol::{ErrorKind, MAX_LINE, Order, OrderError, Reply};
 use crate::server::{Listener, notify_systemd};
 
-
 /// Replies buffered for a client before ledd stops reading its orders.
 const MAX_PENDING_OUTPUT: usize = 64 * 1024;
 /// Orders handled for one client before the others get a turn.
@@ -69,7 +68,11 @@ pub struct Daemon {
 }
 
 /// Runs ledd until SIGTERM or SIGINT.
-pub fn run(config: Config, attrs: Box<dyn Attributes>, options: Options) -> Result<(), Box<dyn std::error::Error>> {
+pub fn run(
+    config: Config,
+    attrs: Box<dyn Attributes>,
+    options: Options,
+) -> Result<(), Box<dyn std::error::Error>> {
     raise_descriptor_limit(config.max_connections);
     let listener = Listener::open(&config)?;
     let mut event_loop: EventLoop<'static, Daemon> = EventLoop::try_new()?;
@@ -117,7 +120,11 @@ pub fn run(config: Config, attrs: Box<dyn Attributes>, options: Options) -> Resu
     info!(
         "listening on {}{}; protocol 1",
         daemon.engine.config().socket.display(),
-        if socket_activated { " (socket from systemd)" } else { "" }
+        if socket_activated {
+            " (socket from systemd)"
+        } else {
+            ""
+        }
     );
     notify_systemd("READY=1");
     event_loop.run(None, &mut daemon, |_| {})?;
@@ -147,14 +154,14 @@ fn watchdog_interval() -> Option<Duration> {
 fn raise_descriptor_limit(max_connections: usize) {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let wanted = max_connections as u64 + 64;
-    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
-        if soft < wanted {
-            let new_soft = wanted.min(hard);
-            if setrlimit(Resource::RLIMIT_NOFILE, new_soft, hard).is_err() || new_soft < wanted {
-                warn!(
-                    "the descriptor limit ({new_soft}) is below max_connections + 64; connections past it will be refused"
-                );
-            }
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < wanted
+    {
+        let new_soft = wanted.min(hard);
+        if setrlimit(Resource::RLIMIT_NOFILE, new_soft, hard).is_err() || new_soft < wanted {
+            warn!(
+                "the descriptor limit ({new_soft}) is below max_connections + 64; connections past it will be refused"
+            );
         }
     }
 }
@@ -201,10 +208,13 @@ impl Daemon {
                     warn!("cannot accept a connection: {error}; pausing for {ACCEPT_PAUSE:?}");
                     if let Some(token) = self.listener_token {
                         let _ = self.handle.disable(&token);
-                        let _ = self.handle.insert_source(Timer::from_duration(ACCEPT_PAUSE), move |_, _, daemon| {
-                            let _ = daemon.handle.enable(&token);
-                            TimeoutAction::Drop
-                        });
+                        let _ = self.handle.insert_source(
+                            Timer::from_duration(ACCEPT_PAUSE),
+                            move |_, _, daemon| {
+                                let _ = daemon.handle.enable(&token);
+                                TimeoutAction::Drop
+                            },
+                        );
                     }
                     return;
                 }
@@ -223,7 +233,10 @@ impl Daemon {
             ));
             let _ = stream.set_nonblocking(true);
             let _ = (&stream).write_all(format!("{refusal}\n").as_bytes());
-            warn!("refused a connection: {} clients already connected", self.clients.len());
+            warn!(
+                "refused a connection: {} clients already connected",
+                self.clients.len()
+            );
             return;
         }
         if let Err(error) = stream.set_nonblocking(true) {
@@ -246,9 +259,11 @@ impl Daemon {
             Ok(PostAction::Continue)
         });
         let idle = self.engine.config().idle_timeout;
-        let idle_timer = self.handle.insert_source(Timer::from_duration(idle), move |_, _, daemon| {
-            daemon.check_idle(id)
-        });
+        let idle_timer = self
+            .handle
+            .insert_source(Timer::from_duration(idle), move |_, _, daemon| {
+                daemon.check_idle(id)
+            });
         match (source, idle_timer) {
             (Ok(source), Ok(idle_timer)) => {
                 self.clients.insert(
@@ -292,7 +307,9 @@ impl Daemon {
         };
         let deadline = client.last_activity + timeout;
         if Instant::now() < deadline || client.waiting {
-            return TimeoutAction::ToInstant(deadline.max(Instant::now() + Duration::from_millis(10)));
+            return TimeoutAction::ToInstant(
+                deadline.max(Instant::now() + Duration::from_millis(10)),
+            );
         }
         info!("closing a connection silent for {timeout:?}");
         // The timer is dropped by returning Drop; only the socket source remains to remove.
@@ -349,7 +366,9 @@ impl Daemon {
                     ErrorKind::TooLong,
                     format!("an order is at most {MAX_LINE} bytes; closing the connection"),
                 ));
-                client.output.extend_from_slice(format!("{reply}\n").as_bytes());
+                client
+                    .output
+                    .extend_from_slice(format!("{reply}\n").as_bytes());
                 client.input.clear();
                 client.read_closed = true;
                 continue;
@@ -395,13 +414,15 @@ impl Daemon {
         }
         client.waiting = true;
         let wait = Duration::from_secs_f64((1.0 - client.allowance) / rate);
-        let resumed = self.handle.insert_source(Timer::from_duration(wait), move |_, _, daemon| {
-            if let Some(client) = daemon.clients.get_mut(&id) {
-                client.waiting = false;
-            }
-            daemon.service(id);
-            TimeoutAction::Drop
-        });
+        let resumed = self
+            .handle
+            .insert_source(Timer::from_duration(wait), move |_, _, daemon| {
+                if let Some(client) = daemon.clients.get_mut(&id) {
+                    client.waiting = false;
+                }
+                daemon.service(id);
+                TimeoutAction::Drop
+            });
         if let Err(error) = resumed {
             error!("cannot schedule a rate-limited client: {error}");
             self.close(id);
@@ -427,14 +448,16 @@ impl Daemon {
                     client.waiting = true;
                 }
                 let delay = Duration::from_millis(PERMISSION_RETRY_MS[attempt]);
-                let scheduled = self.handle.insert_source(Timer::from_duration(delay), move |_, _, daemon| {
-                    if let Some(client) = daemon.clients.get_mut(&id) {
-                        client.waiting = false;
-                    }
-                    daemon.carry_out(id, order.clone(), attempt + 1);
-                    daemon.service(id);
-                    TimeoutAction::Drop
-                });
+                let scheduled =
+                    self.handle
+                        .insert_source(Timer::from_duration(delay), move |_, _, daemon| {
+                            if let Some(client) = daemon.clients.get_mut(&id) {
+                                client.waiting = false;
+                            }
+                            daemon.carry_out(id, order.clone(), attempt + 1);
+                            daemon.service(id);
+                            TimeoutAction::Drop
+                        });
                 if let Err(error) = scheduled {
                     error!("cannot schedule a retry: {error}");
                     self.close(id);
@@ -445,7 +468,9 @@ impl Daemon {
 
     fn reply(&mut self, id: u64, reply: &Reply) {
         if let Some(client) = self.clients.get_mut(&id) {
-            client.output.extend_from_slice(format!("{reply}\n").as_bytes());
+            client
+                .output
+                .extend_from_slice(format!("{reply}\n").as_bytes());
         }
     }
 
@@ -461,7 +486,10 @@ impl Daemon {
                 if (&config.socket, config.socket_mode, &config.socket_group)
                     != (&current.socket, current.socket_mode, &current.socket_group)
                 {
-                    warn!("socket settings changed in {}: they take effect when ledd restarts", path.display());
+                    warn!(
+                        "socket settings changed in {}: they take effect when ledd restarts",
+                        path.display()
+                    );
                     config.socket = current.socket.clone();
                     config.socket_mode = current.socket_mode;
                     config.socket_group = current.socket_group.clone();
@@ -495,7 +523,10 @@ impl Daemon {
 fn parse_line(line: &[u8]) -> Result<Order, OrderError> {
     match std::str::from_utf8(line) {
         Ok(text) => Order::parse(text.trim_end_matches('\r')),
-        Err(_) => Err(OrderError::new(ErrorKind::Usage, "an order must be UTF-8 text")),
+        Err(_) => Err(OrderError::new(
+            ErrorKind::Usage,
+            "an order must be UTF-8 text",
+        )),
     }
 }
 
@@ -524,7 +555,9 @@ fn take_line(input: &mut Vec<u8>, at_eof: bool) -> Option<Vec<u8>> {
             line.pop();
             Some(line)
         }
-        None if at_eof && !input.is_empty() && input.len() <= MAX_LINE => Some(std::mem::take(input)),
+        None if at_eof && !input.is_empty() && input.len() <= MAX_LINE => {
+            Some(std::mem::take(input))
+        }
         _ => None,
     }
 }

@@ -10,7 +10,6 @@ use crate::protocol::{
 };
 use crate::state::SavedState;
 
-
 /// Who sent an order, from SO_PEERCRED.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer {
@@ -110,7 +109,12 @@ impl Engine {
     }
 
     fn led_names(&self) -> String {
-        self.config.leds.keys().cloned().collect::<Vec<_>>().join(", ")
+        self.config
+            .leds
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn led<'a>(&'a mut self, led: &'a LedConfig) -> Led<'a, dyn Attributes> {
@@ -134,7 +138,11 @@ impl Engine {
         }
     }
 
-    fn try_execute(&mut self, order: &Order, peer: Option<Peer>) -> Result<Vec<(String, String)>, Failure> {
+    fn try_execute(
+        &mut self,
+        order: &Order,
+        peer: Option<Peer>,
+    ) -> Result<Vec<(String, String)>, Failure> {
         let field = |key: &str, value: String| (key.to_string(), value);
         match order {
             Order::Version => Ok(vec![
@@ -144,11 +152,19 @@ impl Engine {
             Order::List => Ok(vec![
                 field(
                     "leds",
-                    self.config.leds.keys().cloned().collect::<Vec<_>>().join(","),
+                    self.config
+                        .leds
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(","),
                 ),
                 field(
                     "default",
-                    self.config.default_led.clone().unwrap_or_else(|| "none".into()),
+                    self.config
+                        .default_led
+                        .clone()
+                        .unwrap_or_else(|| "none".into()),
                 ),
                 field("backend", self.attrs.kind().into()),
             ]),
@@ -204,7 +220,9 @@ impl Engine {
         saved.map_err(|error| {
             OrderError::new(
                 ErrorKind::State,
-                format!("LED {led} was changed, but {error}; it will not be restored after a restart"),
+                format!(
+                    "LED {led} was changed, but {error}; it will not be restored after a restart"
+                ),
             )
         })
     }
@@ -219,7 +237,9 @@ impl Engine {
                 continue;
             };
             match self.led(&led).apply(&target) {
-                Ok(applied) if applied.wrote => info!("restored LED {name} to {}", describe(&target)),
+                Ok(applied) if applied.wrote => {
+                    info!("restored LED {name} to {}", describe(&target))
+                }
                 Ok(_) => info!("LED {name} already {}: left as it is", describe(&target)),
                 Err(error) => warn!("cannot restore LED {name}: {error}"),
             }
@@ -232,10 +252,17 @@ impl Engine {
         let leds: Vec<LedConfig> = self.config.leds.values().cloned().collect();
         for led in leds {
             for unknown in crate::access::unknown_names(&led) {
-                warn!("LED {}: the access policy names {unknown}, which does not exist", led.name);
+                warn!(
+                    "LED {}: the access policy names {unknown}, which does not exist",
+                    led.name
+                );
             }
             match self.led(&led).device() {
-                Ok(device) => info!("LED {} is device {device} ({})", led.name, self.attrs.kind()),
+                Ok(device) => info!(
+                    "LED {} is device {device} ({})",
+                    led.name,
+                    self.attrs.kind()
+                ),
                 Err(error) => warn!("{error}; orders for it will fail until it appears"),
             }
         }
@@ -352,7 +379,10 @@ fn target_of(order: &Order) -> (Target, Vec<(String, String)>) {
             "heartbeat" => (Target::Heartbeat, vec![field("mode", "heartbeat".into())]),
             _ => (
                 Target::Trigger { name: name.clone() },
-                vec![field("mode", "trigger".into()), field("trigger", name.clone())],
+                vec![
+                    field("mode", "trigger".into()),
+                    field("trigger", name.clone()),
+                ],
             ),
         },
         Order::Off { .. } | Order::Status { .. } | Order::List | Order::Version => {
@@ -414,14 +444,26 @@ mod tests {
             run(&mut engine, "on 7"),
             "ok led=status device=ACT mode=on requested=7 brightness=1 clamped=yes"
         );
-        assert_eq!(run(&mut engine, "eteindre"), "ok led=status device=ACT mode=off");
-        assert!(run(&mut engine, "blink power 2").starts_with("err no-device: LED power has no device: none of PWR exists"));
+        assert_eq!(
+            run(&mut engine, "eteindre"),
+            "ok led=status device=ACT mode=off"
+        );
+        assert!(
+            run(&mut engine, "blink power 2")
+                .starts_with("err no-device: LED power has no device: none of PWR exists")
+        );
         assert_eq!(
             run(&mut engine, "status power"),
             "ok led=power device=PWR exists=no mode=unknown"
         );
-        assert!(run(&mut engine, "blink nosuch 2").starts_with("err unknown-led: no LED named 'nosuch' (configured: power, status)"));
-        assert_eq!(run(&mut engine, "list"), "ok leds=power,status default=status backend=simulated");
+        assert!(
+            run(&mut engine, "blink nosuch 2")
+                .starts_with("err unknown-led: no LED named 'nosuch' (configured: power, status)")
+        );
+        assert_eq!(
+            run(&mut engine, "list"),
+            "ok leds=power,status default=status backend=simulated"
+        );
         assert!(run(&mut engine, "trigger mmc0").starts_with("err no-trigger:"));
     }
 
@@ -434,8 +476,16 @@ mod tests {
             led.allow_groups = vec!["4244".into()];
         }
         engine.reconfigure(config);
-        let stranger = Some(Peer { pid: 7, uid: 4245, gid: 4245 });
-        let reply = |engine: &mut Engine, line: &str| match engine.execute(&Order::parse(line).unwrap(), stranger, false) {
+        let stranger = Some(Peer {
+            pid: 7,
+            uid: 4245,
+            gid: 4245,
+        });
+        let reply = |engine: &mut Engine, line: &str| match engine.execute(
+            &Order::parse(line).unwrap(),
+            stranger,
+            false,
+        ) {
             Outcome::Done(reply) => reply.to_string(),
             Outcome::RetryLater => "retry".into(),
         };
@@ -444,7 +494,10 @@ mod tests {
             "err denied: LED status may be changed only by members of 4244 (you are uid 4245)"
         );
         assert!(reply(&mut engine, "status").starts_with("ok led=status"));
-        assert!(reply(&mut engine, "blink power 2").starts_with("err no-device"), "other LEDs keep their own policy");
+        assert!(
+            reply(&mut engine, "blink power 2").starts_with("err no-device"),
+            "other LEDs keep their own policy"
+        );
     }
 
     #[test]

@@ -224,7 +224,11 @@ pub fn is_valid_led_name(name: &str) -> bool {
 /// Makes any client-supplied text safe to echo inside one reply or log line.
 pub fn quote(text: &str) -> String {
     const LIMIT: usize = 64;
-    let mut out: String = text.chars().take(LIMIT).flat_map(char::escape_debug).collect();
+    let mut out: String = text
+        .chars()
+        .take(LIMIT)
+        .flat_map(char::escape_debug)
+        .collect();
     if text.chars().count() > LIMIT {
         out.push('…');
     }
@@ -247,12 +251,8 @@ impl Order {
             ))
         })?;
         let args: Vec<&str> = words.collect();
-        let too_many = || {
-            OrderError::usage(format!(
-                "too many arguments; usage: {}",
-                usage_of(verb)
-            ))
-        };
+        let too_many =
+            || OrderError::usage(format!("too many arguments; usage: {}", usage_of(verb)));
         // An optional leading LED name is any word that is not a number or a
         // pattern step; whether it names a configured LED is the daemon's
         // business (valid names start with a letter, see is_valid_led_name).
@@ -374,10 +374,7 @@ impl Order {
 
     /// Whether the order changes an LED (as opposed to only reading).
     pub fn changes_led(&self) -> bool {
-        !matches!(
-            self,
-            Order::Status { .. } | Order::List | Order::Version
-        )
+        !matches!(self, Order::Status { .. } | Order::List | Order::Version)
     }
 
     /// The canonical word of this order.
@@ -452,18 +449,17 @@ fn split_led<'a>(verb: &str, args: &'a [&'a str]) -> (Option<String>, &'a [&'a s
 
 /// Reads a decimal number; a decimal comma (`2,5`, as French speakers write it) is accepted too.
 fn as_number(text: &str) -> Option<f64> {
-    text.parse()
-        .ok()
-        .or_else(|| match text.split_once(',') {
-            Some((whole, fraction)) if !fraction.contains(',') => format!("{whole}.{fraction}").parse().ok(),
-            _ => None,
-        })
+    text.parse().ok().or_else(|| match text.split_once(',') {
+        Some((whole, fraction)) if !fraction.contains(',') => {
+            format!("{whole}.{fraction}").parse().ok()
+        }
+        _ => None,
+    })
 }
 
 fn parse_number(what: &str, text: &str) -> Result<f64, OrderError> {
-    let value = as_number(text).ok_or_else(|| {
-        OrderError::usage(format!("{what} '{}' is not a number", quote(text)))
-    })?;
+    let value = as_number(text)
+        .ok_or_else(|| OrderError::usage(format!("{what} '{}' is not a number", quote(text))))?;
     if !value.is_finite() {
         return Err(OrderError::range(format!(
             "{what} '{}' is not a finite number",
@@ -543,7 +539,9 @@ impl BlinkTiming {
     pub fn from_freq(freq_hz: f64, duty_percent: f64) -> BlinkTiming {
         let period_ms = 1000.0 / freq_hz;
         let on = (period_ms * duty_percent / 100.0).round().max(1.0);
-        let off = (period_ms * (100.0 - duty_percent) / 100.0).round().max(1.0);
+        let off = (period_ms * (100.0 - duty_percent) / 100.0)
+            .round()
+            .max(1.0);
         BlinkTiming {
             delay_on_ms: on as u64,
             delay_off_ms: off as u64,
@@ -626,7 +624,13 @@ impl fmt::Display for Reply {
                 for (key, value) in fields {
                     let value: String = value
                         .chars()
-                        .map(|c| if c.is_whitespace() || c.is_control() { '_' } else { c })
+                        .map(|c| {
+                            if c.is_whitespace() || c.is_control() {
+                                '_'
+                            } else {
+                                c
+                            }
+                        })
                         .collect();
                     write!(f, " {key}={value}")?;
                 }
@@ -669,7 +673,13 @@ mod tests {
         );
         assert_eq!(parse("eteindre"), Order::Off { led: None });
         assert_eq!(parse("eteind"), Order::Off { led: None });
-        assert_eq!(parse("allume"), Order::On { led: None, brightness: None });
+        assert_eq!(
+            parse("allume"),
+            Order::On {
+                led: None,
+                brightness: None
+            }
+        );
         assert_eq!(parse("CLIGNOTE 10").verb(), "blink");
     }
 
@@ -737,13 +747,34 @@ mod tests {
 
     #[test]
     fn bad_numbers_are_refused_with_their_kind() {
-        for line in ["blink 0", "blink -1", "blink 501", "blink 1e308", "blink 2 0", "blink 2 100"] {
+        for line in [
+            "blink 0",
+            "blink -1",
+            "blink 501",
+            "blink 1e308",
+            "blink 2 0",
+            "blink 2 100",
+        ] {
             assert_eq!(kind(line), ErrorKind::Range, "{line}");
         }
-        for line in ["blink inf", "blink NaN", "blink -inf", "blink status infinity"] {
+        for line in [
+            "blink inf",
+            "blink NaN",
+            "blink -inf",
+            "blink status infinity",
+        ] {
             assert_eq!(kind(line), ErrorKind::Range, "{line}");
         }
-        for line in ["blink abc def", "blink 2 3 4", "blink", "blink 2 3,5,1", "on -3", "on 1.5", "off 2", "list x"] {
+        for line in [
+            "blink abc def",
+            "blink 2 3 4",
+            "blink",
+            "blink 2 3,5,1",
+            "on -3",
+            "on 1.5",
+            "off 2",
+            "list x",
+        ] {
             assert_eq!(kind(line), ErrorKind::Usage, "{line}");
         }
         assert_eq!(kind("on 0"), ErrorKind::Range);

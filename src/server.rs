@@ -124,10 +124,10 @@ impl Listener {
 impl Drop for Listener {
     fn drop(&mut self) {
         // Remove the socket only if it is still ours (a new ledd may have replaced it).
-        if let Some((path, inode)) = &self.owned_path {
-            if fs::metadata(path).is_ok_and(|m| m.ino() == *inode) {
-                let _ = fs::remove_file(path);
-            }
+        if let Some((path, inode)) = &self.owned_path
+            && fs::metadata(path).is_ok_and(|m| m.ino() == *inode)
+        {
+            let _ = fs::remove_file(path);
         }
     }
 }
@@ -176,7 +176,15 @@ fn listener_from_systemd() -> Option<UnixListener> {
         std::env::remove_var("LISTEN_FDNAMES");
     }
     const SD_LISTEN_FDS_START: i32 = 3;
-    // SAFETY: see above.
+    // SAFETY: fd 3 is only borrowed here, to check that it is an open socket.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(SD_LISTEN_FDS_START) };
+    let is_socket = nix::sys::stat::fstat(borrowed)
+        .is_ok_and(|stat| stat.st_mode & nix::libc::S_IFMT == nix::libc::S_IFSOCK);
+    if !is_socket {
+        crate::warn!("LISTEN_FDS is set but fd 3 is not an open socket; binding the socket myself");
+        return None;
+    }
+    // SAFETY: see above; fd 3 is an open socket that systemd gave to ledd.
     let fd = unsafe { OwnedFd::from_raw_fd(SD_LISTEN_FDS_START) };
     let _ = nix::fcntl::fcntl(
         &fd,

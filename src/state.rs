@@ -28,7 +28,13 @@ pub struct StateError {
 
 impl fmt::Display for StateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot {} state file {}: {}", self.action, self.path.display(), self.error)
+        write!(
+            f,
+            "cannot {} state file {}: {}",
+            self.action,
+            self.path.display(),
+            self.error
+        )
     }
 }
 
@@ -63,7 +69,10 @@ impl SavedState {
             error: e.to_string(),
         })?;
         let directory = path.parent().unwrap_or(Path::new("/"));
-        let file_name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
         let temporary = directory.join(format!(".{file_name}.tmp"));
         let written = (|| {
             let mut file = File::create(&temporary)?;
@@ -101,12 +110,18 @@ mod tests {
                 delay_off: 250,
             },
         );
-        state.leds.insert("power".into(), Target::On { brightness: None });
+        state
+            .leds
+            .insert("power".into(), Target::On { brightness: None });
         state.save(&path).unwrap();
         assert_eq!(SavedState::load(&path).unwrap(), state);
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.contains("mode = \"blink\""), "{text}");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary left");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary left"
+        );
     }
 
     #[test]

@@ -40,13 +40,19 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Blink an LED at FREQ_HZ (0.001 to 500), with DUTY_PERCENT on (1 to 99, default 50)
-    #[command(visible_alias = "clignote", override_usage = "ledctl blink [LED] FREQ_HZ [DUTY_PERCENT]")]
+    #[command(
+        visible_alias = "clignote",
+        override_usage = "ledctl blink [LED] FREQ_HZ [DUTY_PERCENT]"
+    )]
     Blink {
         #[arg(value_name = "ARGS", num_args = 1..=3, required = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Light an LED at its maximum brightness, or at BRIGHTNESS (clamped to the maximum)
-    #[command(visible_alias = "allume", override_usage = "ledctl on [LED] [BRIGHTNESS]")]
+    #[command(
+        visible_alias = "allume",
+        override_usage = "ledctl on [LED] [BRIGHTNESS]"
+    )]
     On {
         #[arg(value_name = "ARGS", num_args = 0..=2, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -106,15 +112,25 @@ fn order_line(command: &Command) -> String {
         Command::List => ("list", Vec::new()),
         Command::Version | Command::Completions { .. } => ("version", Vec::new()),
     };
-    if let Command::Pattern { repeat: Some(count), .. } = command {
+    if let Command::Pattern {
+        repeat: Some(count),
+        ..
+    } = command
+    {
         words.push(format!("repeat={count}"));
     }
-    std::iter::once(verb.to_string()).chain(words).collect::<Vec<_>>().join(" ")
+    std::iter::once(verb.to_string())
+        .chain(words)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn fail(json: bool, kind: &str, code: ExitCode, message: &str) -> ProcessExit {
     if json {
-        println!("{}", serde_json::json!({"ok": false, "error": {"kind": kind, "message": message}}));
+        println!(
+            "{}",
+            serde_json::json!({"ok": false, "error": {"kind": kind, "message": message}})
+        );
     } else {
         eprintln!("ledctl: {message}");
     }
@@ -128,13 +144,25 @@ fn main() -> ProcessExit {
         return ProcessExit::SUCCESS;
     }
     if !(cli.timeout.is_finite() && cli.timeout > 0.0 && cli.timeout <= 3600.0) {
-        return fail(cli.json, "usage", ExitCode::Usage, "--timeout takes seconds between 0 and 3600");
+        return fail(
+            cli.json,
+            "usage",
+            ExitCode::Usage,
+            "--timeout takes seconds between 0 and 3600",
+        );
     }
     // The order is checked here with ledd's own parser, so a malformed one
     // is a usage error before anything is sent.
     let order = match Order::parse(&order_line(&cli.order)) {
         Ok(order) => order,
-        Err(error) => return fail(cli.json, error.kind.as_str(), ExitCode::Usage, &error.message),
+        Err(error) => {
+            return fail(
+                cli.json,
+                error.kind.as_str(),
+                ExitCode::Usage,
+                &error.message,
+            );
+        }
     };
     let socket = client::socket_path(cli.socket);
     let reply = match client::send(&socket, &order, Duration::from_secs_f64(cli.timeout)) {

@@ -50,12 +50,20 @@ fn main() -> ExitCode {
         }
     };
     if cli.check_config {
-        println!("{}: configuration OK ({} LEDs)", cli.config.display(), config.leds.len());
+        println!(
+            "{}: configuration OK ({} LEDs)",
+            cli.config.display(),
+            config.leds.len()
+        );
         return ExitCode::SUCCESS;
     }
     let attrs: Box<dyn Attributes> = if cli.simulate {
         // One simulated device per LED, named like its first choice.
-        let devices: Vec<String> = config.leds.values().map(|led| led.devices[0].clone()).collect();
+        let devices: Vec<String> = config
+            .leds
+            .values()
+            .map(|led| led.devices[0].clone())
+            .collect();
         warn!(
             "SIMULATED LEDs: nothing in {} is touched; simulated devices: {}",
             config.sysfs_root.display(),

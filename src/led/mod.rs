@@ -95,7 +95,14 @@ impl LedError {
 }
 
 /// Files that exist only while their trigger is active (the udev `change` rule covers them).
-pub const TRIGGER_FILES: [&str; 6] = ["delay_on", "delay_off", "pattern", "repeat", "shot", "invert"];
+pub const TRIGGER_FILES: [&str; 6] = [
+    "delay_on",
+    "delay_off",
+    "pattern",
+    "repeat",
+    "shot",
+    "invert",
+];
 
 impl fmt::Display for LedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -130,7 +137,10 @@ impl fmt::Display for LedError {
                         " (ledd's user needs write access: add it to the group that udev gives LED files, normally 'leds', and install ledd's udev rules)"
                     ),
                     io::ErrorKind::NotFound => {
-                        write!(f, " (the device has disappeared: unplugged or driver unloaded?)")
+                        write!(
+                            f,
+                            " (the device has disappeared: unplugged or driver unloaded?)"
+                        )
                     }
                     _ => Ok(()),
                 }
@@ -218,7 +228,9 @@ impl KernelState {
         match target {
             Target::Off => matches!(active, None | Some("none")) && self.brightness == 0,
             Target::On { brightness } => {
-                let level = brightness.unwrap_or(self.max_brightness).min(self.max_brightness);
+                let level = brightness
+                    .unwrap_or(self.max_brightness)
+                    .min(self.max_brightness);
                 matches!(active, None | Some("none")) && self.brightness == level
             }
             Target::Blink {
@@ -227,7 +239,8 @@ impl KernelState {
             } => active == Some("timer") && self.delays == Some((*delay_on, *delay_off)),
             Target::Heartbeat => active == Some("heartbeat"),
             Target::Pattern { steps, repeat } => {
-                active == Some("pattern") && self.pattern.as_ref() == Some(&(steps.clone(), *repeat))
+                active == Some("pattern")
+                    && self.pattern.as_ref() == Some(&(steps.clone(), *repeat))
             }
             Target::Trigger { name } => active == Some(name.as_str()),
         }
@@ -265,7 +278,10 @@ impl KernelState {
         }
         add(
             "trigger",
-            self.triggers.active.clone().unwrap_or_else(|| "none".into()),
+            self.triggers
+                .active
+                .clone()
+                .unwrap_or_else(|| "none".into()),
         );
         add("brightness", self.brightness.to_string());
         add("max_brightness", self.max_brightness.to_string());
@@ -288,7 +304,7 @@ fn parse_kernel_pattern(text: &str) -> Option<Vec<PatternStep>> {
         .split_whitespace()
         .map(|w| w.parse().ok())
         .collect::<Option<_>>()?;
-    if numbers.len() % 2 != 0 {
+    if !numbers.len().is_multiple_of(2) {
         return None;
     }
     Some(
@@ -333,11 +349,21 @@ impl<A: Attributes + ?Sized> Led<'_, A> {
             .ok_or_else(|| LedError::NoDevice {
                 led: self.name.to_string(),
                 devices: self.devices.to_vec(),
-                root: self.attrs.location("", "").trim_end_matches('/').to_string(),
+                root: self
+                    .attrs
+                    .location("", "")
+                    .trim_end_matches('/')
+                    .to_string(),
             })
     }
 
-    fn io_error(&self, device: &str, attribute: &str, action: String, error: io::Error) -> LedError {
+    fn io_error(
+        &self,
+        device: &str,
+        attribute: &str,
+        action: String,
+        error: io::Error,
+    ) -> LedError {
         LedError::Io {
             led: self.name.to_string(),
             path: self.attrs.location(device, attribute),
@@ -352,7 +378,11 @@ impl<A: Attributes + ?Sized> Led<'_, A> {
             .map_err(|e| self.io_error(device, attribute, "read".into(), e))
     }
 
-    fn read_number<T: std::str::FromStr>(&self, device: &str, attribute: &str) -> Result<T, LedError> {
+    fn read_number<T: std::str::FromStr>(
+        &self,
+        device: &str,
+        attribute: &str,
+    ) -> Result<T, LedError> {
         let text = self.read(device, attribute)?;
         text.trim().parse().map_err(|_| {
             self.io_error(
@@ -432,7 +462,11 @@ impl<A: Attributes + ?Sized> Led<'_, A> {
             clamped: false,
         };
         if let Target::On { brightness } = target {
-            applied.level = Some(brightness.unwrap_or(state.max_brightness).min(state.max_brightness));
+            applied.level = Some(
+                brightness
+                    .unwrap_or(state.max_brightness)
+                    .min(state.max_brightness),
+            );
             applied.clamped = brightness.is_some_and(|asked| asked > state.max_brightness);
         }
         if state.matches(target) {
@@ -519,7 +553,10 @@ mod tests {
         assert!(TriggerList::parse("").available.is_empty());
     }
 
-    fn led<'a>(attrs: &'a mut SimulatedAttributes, devices: &'a [String]) -> Led<'a, SimulatedAttributes> {
+    fn led<'a>(
+        attrs: &'a mut SimulatedAttributes,
+        devices: &'a [String],
+    ) -> Led<'a, SimulatedAttributes> {
         Led {
             name: "status",
             devices,
@@ -539,7 +576,11 @@ mod tests {
         assert_eq!(sim.trigger_writes("ACT"), 1);
         let applied = led(&mut sim, &devices).apply(&blink(250, 250)).unwrap();
         assert_eq!(applied.device, "ACT");
-        assert_eq!(sim.trigger_writes("ACT"), 1, "timer must not be written again");
+        assert_eq!(
+            sim.trigger_writes("ACT"),
+            1,
+            "timer must not be written again"
+        );
         let state = led(&mut sim, &devices).state().unwrap();
         assert_eq!(state.delays, Some((250, 250)));
         // The same order again writes nothing at all: the phase is kept.
@@ -602,7 +643,12 @@ mod tests {
             })
             .unwrap();
         let fields = led(&mut sim, &devices).state().unwrap().describe();
-        let get = |k: &str| fields.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            fields
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(get("mode"), Some("blink"));
         assert_eq!(get("freq"), Some("2"));
         assert_eq!(get("duty"), Some("25"));

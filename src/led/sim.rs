@@ -9,7 +9,14 @@ use std::time::Instant;
 use super::{Attributes, TriggerList};
 
 /// Triggers every simulated LED offers, as a Raspberry Pi's gpio-leds LED would.
-const SIM_TRIGGERS: [&str; 6] = ["none", "timer", "heartbeat", "pattern", "oneshot", "default-on"];
+const SIM_TRIGGERS: [&str; 6] = [
+    "none",
+    "timer",
+    "heartbeat",
+    "pattern",
+    "oneshot",
+    "default-on",
+];
 /// gpio-leds LEDs are on/off: max_brightness 1 on current kernels.
 const SIM_MAX_BRIGHTNESS: u32 = 1;
 /// ledtrig-heartbeat at rest: a beat, a pause, a beat, a long pause.
@@ -108,11 +115,17 @@ impl SimLed {
             }
             "heartbeat" => {
                 let period: u64 = HEARTBEAT_MS.iter().map(|(_, ms)| ms).sum();
-                step_level(HEARTBEAT_MS.iter().map(|(lit, ms)| (u32::from(*lit) * on_level, *ms)), elapsed % period)
+                step_level(
+                    HEARTBEAT_MS
+                        .iter()
+                        .map(|(lit, ms)| (u32::from(*lit) * on_level, *ms)),
+                    elapsed % period,
+                )
             }
             "pattern" => {
                 let period: u64 = self.pattern.iter().map(|(_, ms)| ms).sum();
-                let finished = self.repeat > 0 && period > 0 && elapsed / period >= self.repeat as u64;
+                let finished =
+                    self.repeat > 0 && period > 0 && elapsed / period >= self.repeat as u64;
                 match (period, self.pattern.last()) {
                     (0, _) | (_, None) => 0,
                     (_, Some((last, _))) if finished => *last,
@@ -131,7 +144,11 @@ impl SimLed {
         // Like led_trigger_set(): the old trigger's files go, the LED goes dark,
         // and the timer starts again from its 500/500 default.
         self.brightness = 0;
-        (self.delay_on, self.delay_off) = if trigger == "timer" { (500, 500) } else { (0, 0) };
+        (self.delay_on, self.delay_off) = if trigger == "timer" {
+            (500, 500)
+        } else {
+            (0, 0)
+        };
         self.pattern.clear();
         self.repeat = -1;
     }
@@ -161,7 +178,13 @@ impl Attributes for SimulatedAttributes {
             ("trigger", _) => Ok(led
                 .triggers
                 .iter()
-                .map(|t| if *t == led.trigger { format!("[{t}]") } else { t.clone() })
+                .map(|t| {
+                    if *t == led.trigger {
+                        format!("[{t}]")
+                    } else {
+                        t.clone()
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(" ")),
             ("brightness", _) => Ok(led.current_brightness(now).to_string()),
@@ -221,7 +244,7 @@ impl Attributes for SimulatedAttributes {
                     .chunks(2)
                     .map(|pair| (pair[0] as u32, pair.get(1).copied().unwrap_or(0)))
                     .collect();
-                if numbers.len() % 2 != 0
+                if !numbers.len().is_multiple_of(2)
                     || !(2..=1024).contains(&steps.len())
                     || steps.iter().any(|(b, _)| *b > SIM_MAX_BRIGHTNESS)
                 {
@@ -261,18 +284,32 @@ mod tests {
     #[test]
     fn kernel_semantics_are_honoured() {
         let mut sim = SimulatedAttributes::new(["led0"]);
-        assert_eq!(sim.read("led0", "trigger").unwrap(), "[none] timer heartbeat pattern oneshot default-on");
-        assert!(sim.read("led0", "delay_on").is_err(), "delay files only exist with the timer");
+        assert_eq!(
+            sim.read("led0", "trigger").unwrap(),
+            "[none] timer heartbeat pattern oneshot default-on"
+        );
+        assert!(
+            sim.read("led0", "delay_on").is_err(),
+            "delay files only exist with the timer"
+        );
         sim.write("led0", "trigger", "timer").unwrap();
         assert_eq!(sim.read("led0", "delay_on").unwrap(), "500");
         sim.write("led0", "delay_on", "100").unwrap();
         sim.write("led0", "delay_off", "0").unwrap();
         assert_eq!(sim.read("led0", "delay_off").unwrap(), "0");
         sim.write("led0", "delay_on", "0").unwrap();
-        assert_eq!(sim.read("led0", "delay_on").unwrap(), "500", "both 0 means 500/500");
+        assert_eq!(
+            sim.read("led0", "delay_on").unwrap(),
+            "500",
+            "both 0 means 500/500"
+        );
         sim.write("led0", "delay_on", "100").unwrap();
         sim.write("led0", "trigger", "timer").unwrap();
-        assert_eq!(sim.read("led0", "delay_on").unwrap(), "500", "re-writing timer resets it");
+        assert_eq!(
+            sim.read("led0", "delay_on").unwrap(),
+            "500",
+            "re-writing timer resets it"
+        );
         sim.write("led0", "brightness", "0").unwrap();
         assert!(sim.read("led0", "trigger").unwrap().starts_with("[none]"));
         assert!(sim.write("led0", "trigger", "mmc0").is_err());

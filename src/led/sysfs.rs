@@ -80,11 +80,17 @@ mod tests {
         let mut attrs = SysfsAttributes::new(&root);
         for device in ["..", "../leds/..", "a/b", "", "x\0y", "."] {
             assert!(!attrs.device_exists(device), "{device:?}");
-            assert!(attrs.write(device, "trigger", "none").is_err(), "{device:?}");
+            assert!(
+                attrs.write(device, "trigger", "none").is_err(),
+                "{device:?}"
+            );
             assert!(attrs.read(device, "trigger").is_err(), "{device:?}");
         }
         assert!(attrs.write("ACT", "../../trigger", "x").is_err());
-        assert_eq!(fs::read_to_string(tree.path().join("trigger")).unwrap(), "secret");
+        assert_eq!(
+            fs::read_to_string(tree.path().join("trigger")).unwrap(),
+            "secret"
+        );
     }
 
     #[test]
