@@ -23,13 +23,19 @@ fn seed_orders_work_with_the_default_led() {
     assert_eq!(ledd.read("ACT", "delay_on"), "250");
     assert_eq!(ledd.read("ACT", "delay_off"), "250");
     ledd.kernel_shows_trigger("ACT", "timer");
-    assert!(ledd.order("clignote 10").starts_with("ok led=status device=ACT mode=blink freq=10"));
+    assert!(
+        ledd.order("clignote 10")
+            .starts_with("ok led=status device=ACT mode=blink freq=10")
+    );
     assert_eq!(ledd.read("ACT", "delay_on"), "50");
     ledd.kernel_shows_trigger("ACT", "timer");
     assert_eq!(ledd.order("eteindre"), "ok led=status device=ACT mode=off");
     assert_eq!(ledd.read("ACT", "trigger"), "none");
     ledd.kernel_shows_trigger("ACT", "none");
-    assert_eq!(ledd.order("allume"), "ok led=status device=ACT mode=on brightness=1");
+    assert_eq!(
+        ledd.order("allume"),
+        "ok led=status device=ACT mode=on brightness=1"
+    );
     assert_eq!(ledd.read("ACT", "brightness"), "1");
     assert_eq!(ledd.order("eteind"), "ok led=status device=ACT mode=off");
     assert_eq!(ledd.read("ACT", "brightness"), "0");
@@ -41,16 +47,31 @@ fn a_new_blink_while_blinking_writes_only_the_delays() {
     ledd.order("blink 5");
     // The kernel now shows [timer]; mark the trigger file to see if it is written again.
     let trigger = ledd.sysfs.join("ACT/trigger");
-    fs::write(&trigger, "none [timer] heartbeat pattern oneshot # untouched\n").unwrap();
-    assert!(ledd.order("blink 2").starts_with("ok led=status device=ACT mode=blink freq=2"));
-    assert!(fs::read_to_string(&trigger).unwrap().contains("# untouched"));
+    fs::write(
+        &trigger,
+        "none [timer] heartbeat pattern oneshot # untouched\n",
+    )
+    .unwrap();
+    assert!(
+        ledd.order("blink 2")
+            .starts_with("ok led=status device=ACT mode=blink freq=2")
+    );
+    assert!(
+        fs::read_to_string(&trigger)
+            .unwrap()
+            .contains("# untouched")
+    );
     assert_eq!(ledd.read("ACT", "delay_on"), "250");
     assert_eq!(ledd.read("ACT", "delay_off"), "250");
     // The same rate again writes nothing at all (the phase is kept).
-    let before = fs::metadata(ledd.sysfs.join("ACT/delay_on")).unwrap().mtime_nsec();
+    let before = fs::metadata(ledd.sysfs.join("ACT/delay_on"))
+        .unwrap()
+        .mtime_nsec();
     std::thread::sleep(Duration::from_millis(20));
     ledd.order("blink 2");
-    let after = fs::metadata(ledd.sysfs.join("ACT/delay_on")).unwrap().mtime_nsec();
+    let after = fs::metadata(ledd.sysfs.join("ACT/delay_on"))
+        .unwrap()
+        .mtime_nsec();
     assert_eq!(before, after);
 }
 
@@ -58,17 +79,41 @@ fn a_new_blink_while_blinking_writes_only_the_delays() {
 fn every_order_and_alias() {
     let ledd = Ledd::start("");
     let cases = [
-        ("blink power 4 25", "ok led=power device=PWR mode=blink freq=3.984 duty=25.1 delay_on=63 delay_off=188"),
-        ("clignote power 3", "ok led=power device=PWR mode=blink freq=2.994 duty=50 delay_on=167 delay_off=167"),
+        (
+            "blink power 4 25",
+            "ok led=power device=PWR mode=blink freq=3.984 duty=25.1 delay_on=63 delay_off=188",
+        ),
+        (
+            "clignote power 3",
+            "ok led=power device=PWR mode=blink freq=2.994 duty=50 delay_on=167 delay_off=167",
+        ),
         ("on power", "ok led=power device=PWR mode=on brightness=255"),
-        ("allume power 300", "ok led=power device=PWR mode=on requested=300 brightness=255 clamped=yes"),
-        ("on power 7", "ok led=power device=PWR mode=on requested=7 brightness=7"),
+        (
+            "allume power 300",
+            "ok led=power device=PWR mode=on requested=300 brightness=255 clamped=yes",
+        ),
+        (
+            "on power 7",
+            "ok led=power device=PWR mode=on requested=7 brightness=7",
+        ),
         ("off power", "ok led=power device=PWR mode=off"),
         ("heartbeat power", "ok led=power device=PWR mode=heartbeat"),
-        ("pattern power 255:100 0:100 repeat=3", "ok led=power device=PWR mode=pattern steps=2 repeat=3"),
-        ("trigger power oneshot", "ok led=power device=PWR mode=trigger trigger=oneshot"),
-        ("list", "ok leds=ghost,power,status default=status backend=sysfs"),
-        ("version", &format!("ok version={} protocol=1", env!("CARGO_PKG_VERSION"))),
+        (
+            "pattern power 255:100 0:100 repeat=3",
+            "ok led=power device=PWR mode=pattern steps=2 repeat=3",
+        ),
+        (
+            "trigger power oneshot",
+            "ok led=power device=PWR mode=trigger trigger=oneshot",
+        ),
+        (
+            "list",
+            "ok leds=ghost,power,status default=status backend=sysfs",
+        ),
+        (
+            "version",
+            &format!("ok version={} protocol=1", env!("CARGO_PKG_VERSION")),
+        ),
     ];
     for (order, reply) in cases {
         assert_eq!(ledd.order(order), reply, "{order}");
@@ -97,29 +142,83 @@ fn every_error_path_gives_a_clear_err_and_changes_nothing() {
     };
     let before = snapshot(&ledd);
     let cases = [
-        ("blink 0", "err range: frequency 0 Hz is out of range (0.001 to 500)"),
-        ("blink -1", "err range: frequency -1 Hz is out of range (0.001 to 500)"),
-        ("blink inf", "err range: frequency 'inf' is not a finite number"),
-        ("blink NaN", "err range: frequency 'NaN' is not a finite number"),
-        ("blink 1e308", "err range: frequency 1e308 Hz is out of range (0.001 to 500)"),
-        ("blink 2 100", "err range: duty 100 % is out of range (1 to 99)"),
-        ("blink abc", "err usage: blink needs a frequency in Hz; usage: blink [LED] FREQ_HZ [DUTY_PERCENT]"),
-        ("blink nosuch 2", "err unknown-led: no LED named 'nosuch' (configured: ghost, power, status)"),
-        ("blink ../ACT 2", "err unknown-led: no LED named '../ACT' (configured: ghost, power, status)"),
-        ("off /etc", "err unknown-led: no LED named '/etc' (configured: ghost, power, status)"),
-        ("on 0", "err range: brightness 0 would turn the LED off; use 'off'"),
-        ("pattern 1:100", "err usage: a pattern needs at least 2 steps; usage: pattern [LED] BRIGHTNESS:MS BRIGHTNESS:MS ... [repeat=N]"),
-        ("pattern 2:100 0:100", "err range: LED status: pattern brightness 2 is above the device's max_brightness 1"),
-        ("dance", "err usage: unknown order 'dance'; orders: blink, on, off, heartbeat, pattern, trigger, status, list, version"),
-        ("", "err usage: empty order; try: blink 2, off, status, list"),
-        ("trigger mmc0", "err no-trigger: LED status (device ACT) does not offer the trigger 'mmc0'; the kernel or the driver providing it does not offer it to this LED; available: none timer heartbeat pattern oneshot"),
+        (
+            "blink 0",
+            "err range: frequency 0 Hz is out of range (0.001 to 500)",
+        ),
+        (
+            "blink -1",
+            "err range: frequency -1 Hz is out of range (0.001 to 500)",
+        ),
+        (
+            "blink inf",
+            "err range: frequency 'inf' is not a finite number",
+        ),
+        (
+            "blink NaN",
+            "err range: frequency 'NaN' is not a finite number",
+        ),
+        (
+            "blink 1e308",
+            "err range: frequency 1e308 Hz is out of range (0.001 to 500)",
+        ),
+        (
+            "blink 2 100",
+            "err range: duty 100 % is out of range (1 to 99)",
+        ),
+        (
+            "blink abc",
+            "err usage: blink needs a frequency in Hz; usage: blink [LED] FREQ_HZ [DUTY_PERCENT]",
+        ),
+        (
+            "blink nosuch 2",
+            "err unknown-led: no LED named 'nosuch' (configured: ghost, power, status)",
+        ),
+        (
+            "blink ../ACT 2",
+            "err unknown-led: no LED named '../ACT' (configured: ghost, power, status)",
+        ),
+        (
+            "off /etc",
+            "err unknown-led: no LED named '/etc' (configured: ghost, power, status)",
+        ),
+        (
+            "on 0",
+            "err range: brightness 0 would turn the LED off; use 'off'",
+        ),
+        (
+            "pattern 1:100",
+            "err usage: a pattern needs at least 2 steps; usage: pattern [LED] BRIGHTNESS:MS BRIGHTNESS:MS ... [repeat=N]",
+        ),
+        (
+            "pattern 2:100 0:100",
+            "err range: LED status: pattern brightness 2 is above the device's max_brightness 1",
+        ),
+        (
+            "dance",
+            "err usage: unknown order 'dance'; orders: blink, on, off, heartbeat, pattern, trigger, status, list, version",
+        ),
+        (
+            "",
+            "err usage: empty order; try: blink 2, off, status, list",
+        ),
+        (
+            "trigger mmc0",
+            "err no-trigger: LED status (device ACT) does not offer the trigger 'mmc0'; the kernel or the driver providing it does not offer it to this LED; available: none timer heartbeat pattern oneshot",
+        ),
     ];
     for (order, reply) in cases {
         assert_eq!(ledd.order(order), reply, "{order}");
     }
     let reply = ledd.order("blink ghost 2");
-    assert!(reply.starts_with("err no-device: LED ghost has no device: none of nowhere exists under "), "{reply}");
-    assert_eq!(ledd.order("status ghost"), "ok led=ghost device=nowhere exists=no mode=unknown");
+    assert!(
+        reply.starts_with("err no-device: LED ghost has no device: none of nowhere exists under "),
+        "{reply}"
+    );
+    assert_eq!(
+        ledd.order("status ghost"),
+        "ok led=ghost device=nowhere exists=no mode=unknown"
+    );
     // NUL and control characters come back escaped, on one line.
     assert_eq!(
         ledd.order("off a\u{0}b\u{7}"),
@@ -127,9 +226,15 @@ fn every_error_path_gives_a_clear_err_and_changes_nothing() {
     );
     let mut connection = ledd.connect();
     connection.stream.write_all(b"blink \xff\xfe 2\n").unwrap();
-    assert_eq!(connection.receive(), "err usage: an order must be UTF-8 text");
+    assert_eq!(
+        connection.receive(),
+        "err usage: an order must be UTF-8 text"
+    );
     assert_eq!(snapshot(&ledd), before, "bad orders changed the LED");
-    assert!(ledd.order("status").contains("mode=blink freq=2"), "ledd still serves");
+    assert!(
+        ledd.order("status").contains("mode=blink freq=2"),
+        "ledd still serves"
+    );
     // Nothing was written outside the tree.
     assert!(!ledd.dir.path().join("trigger").exists());
 }
@@ -149,11 +254,22 @@ fn hot_unplug_gives_an_error_not_a_crash() {
     assert!(ledd.order("blink 2").starts_with("ok"));
     fs::remove_dir_all(ledd.sysfs.join("ACT")).unwrap();
     let reply = ledd.order("blink 3");
-    assert!(reply.starts_with("err no-device: LED status has no device: none of ledd:green:status, ACT exists"), "{reply}");
-    assert_eq!(ledd.order("status"), "ok led=status device=ledd:green:status,ACT exists=no mode=unknown");
+    assert!(
+        reply.starts_with(
+            "err no-device: LED status has no device: none of ledd:green:status, ACT exists"
+        ),
+        "{reply}"
+    );
+    assert_eq!(
+        ledd.order("status"),
+        "ok led=status device=ledd:green:status,ACT exists=no mode=unknown"
+    );
     // The preferred device appears: ledd uses it at once.
     common::add_fake_led(&ledd.sysfs, "ledd:green:status", 1);
-    assert!(ledd.order("blink 3").starts_with("ok led=status device=ledd:green:status"));
+    assert!(
+        ledd.order("blink 3")
+            .starts_with("ok led=status device=ledd:green:status")
+    );
     assert!(ledd.order("version").starts_with("ok"));
 }
 
@@ -163,19 +279,39 @@ fn state_is_saved_and_restored_without_disturbing_a_matching_led() {
     ledd.order("blink 4");
     ledd.order("on power 9");
     let state = fs::read_to_string(ledd.dir.path().join("state.toml")).unwrap();
-    assert!(state.contains("[leds.status]\nmode = \"blink\"\ndelay_on = 125\ndelay_off = 125"), "{state}");
+    assert!(
+        state.contains("[leds.status]\nmode = \"blink\"\ndelay_on = 125\ndelay_off = 125"),
+        "{state}"
+    );
     ledd.signal(Signal::SIGKILL);
     ledd.wait_exit();
     // The kernel still blinks status; power was turned off behind ledd's back.
     ledd.kernel_shows_trigger("ACT", "timer");
     let trigger = ledd.sysfs.join("ACT/trigger");
-    fs::write(&trigger, "none [timer] heartbeat pattern oneshot # kernel\n").unwrap();
+    fs::write(
+        &trigger,
+        "none [timer] heartbeat pattern oneshot # kernel\n",
+    )
+    .unwrap();
     fs::write(ledd.sysfs.join("PWR/brightness"), "0\n").unwrap();
     ledd.spawn(&[]);
-    assert!(fs::read_to_string(&trigger).unwrap().contains("# kernel"), "restore re-wrote a matching blink");
-    assert_eq!(ledd.read("PWR", "brightness"), "9", "restore re-applied power");
-    assert!(ledd.log_text().contains("LED status already blinking 125/125 ms: left as it is"));
-    assert!(ledd.log_text().contains("stale socket"), "the killed ledd's socket was replaced");
+    assert!(
+        fs::read_to_string(&trigger).unwrap().contains("# kernel"),
+        "restore re-wrote a matching blink"
+    );
+    assert_eq!(
+        ledd.read("PWR", "brightness"),
+        "9",
+        "restore re-applied power"
+    );
+    assert!(
+        ledd.log_text()
+            .contains("LED status already blinking 125/125 ms: left as it is")
+    );
+    assert!(
+        ledd.log_text().contains("stale socket"),
+        "the killed ledd's socket was replaced"
+    );
 }
 
 #[test]
@@ -203,7 +339,11 @@ fn sigterm_removes_the_socket_and_on_exit_off_darkens_the_leds() {
     keep.signal(Signal::SIGINT);
     assert_eq!(keep.wait_exit(), 0);
     assert!(!keep.socket.exists());
-    assert_eq!(keep.read("PWR", "brightness"), "5", "on_exit = keep must keep");
+    assert_eq!(
+        keep.read("PWR", "brightness"),
+        "5",
+        "on_exit = keep must keep"
+    );
 }
 
 #[test]
@@ -212,8 +352,14 @@ fn a_second_ledd_is_refused_and_a_stale_socket_replaced() {
     let second = ledd.command(&[]).output().unwrap();
     assert_eq!(second.status.code(), Some(3));
     let message = String::from_utf8_lossy(&second.stderr);
-    assert!(message.contains("another ledd is already running on"), "{message}");
-    assert!(ledd.order("version").starts_with("ok"), "the first one still serves");
+    assert!(
+        message.contains("another ledd is already running on"),
+        "{message}"
+    );
+    assert!(
+        ledd.order("version").starts_with("ok"),
+        "the first one still serves"
+    );
 
     // A file that is not a socket is never removed.
     let mut other = Ledd::prepare("");
@@ -237,28 +383,50 @@ fn socket_mode_and_group_are_applied() {
     assert_eq!(metadata.permissions().mode() & 0o777, 0o600);
     assert_eq!(metadata.gid(), 0);
     let default = Ledd::start("");
-    assert_eq!(fs::metadata(&default.socket).unwrap().permissions().mode() & 0o777, 0o660);
+    assert_eq!(
+        fs::metadata(&default.socket).unwrap().permissions().mode() & 0o777,
+        0o660
+    );
 
     let bad = Ledd::prepare("socket_group = \"no-such-group-here\"");
     let output = bad.command(&[]).output().unwrap();
     assert_eq!(output.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("socket_group 'no-such-group-here' does not exist"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("socket_group 'no-such-group-here' does not exist")
+    );
 }
 
 #[test]
 fn sighup_reloads_a_good_config_and_keeps_the_old_one_on_a_broken_one() {
     let mut ledd = Ledd::start("");
     let text = fs::read_to_string(&ledd.config).unwrap();
-    fs::write(&ledd.config, text.replace("[leds.ghost]\ndevice = \"nowhere\"\n", "[leds.extra]\ndevice = \"PWR\"\n")).unwrap();
+    fs::write(
+        &ledd.config,
+        text.replace(
+            "[leds.ghost]\ndevice = \"nowhere\"\n",
+            "[leds.extra]\ndevice = \"PWR\"\n",
+        ),
+    )
+    .unwrap();
     ledd.signal(Signal::SIGHUP);
     wait_for(|| ledd.order("list").contains("leds=extra,power,status"));
     fs::write(&ledd.config, "this is = = not toml").unwrap();
     ledd.signal(Signal::SIGHUP);
-    wait_for(|| ledd.log_text().contains("reload failed, keeping the running configuration"));
+    wait_for(|| {
+        ledd.log_text()
+            .contains("reload failed, keeping the running configuration")
+    });
     assert!(ledd.order("list").contains("leds=extra,power,status"));
-    assert!(ledd.order("blink extra 2").starts_with("ok led=extra device=PWR"));
+    assert!(
+        ledd.order("blink extra 2")
+            .starts_with("ok led=extra device=PWR")
+    );
     let log = ledd.log_text();
-    assert!(log.contains("ledd.toml:1"), "the error names the file and line: {log}");
+    assert!(
+        log.contains("ledd.toml:1"),
+        "the error names the file and line: {log}"
+    );
     ledd.signal(Signal::SIGTERM);
     assert_eq!(ledd.wait_exit(), 0);
 }
@@ -266,7 +434,10 @@ fn sighup_reloads_a_good_config_and_keeps_the_old_one_on_a_broken_one() {
 fn wait_for(mut condition: impl FnMut() -> bool) {
     let start = Instant::now();
     while !condition() {
-        assert!(start.elapsed() < Duration::from_secs(10), "condition never became true");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "condition never became true"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -276,7 +447,11 @@ fn many_orders_per_connection_and_pipelining_without_reading() {
     let ledd = Ledd::start("");
     let mut connection = ledd.connect();
     for rate in 1..=20 {
-        assert!(connection.send(&format!("blink power {rate}")).starts_with("ok"));
+        assert!(
+            connection
+                .send(&format!("blink power {rate}"))
+                .starts_with("ok")
+        );
     }
     // 20,000 orders written before reading a single reply: every reply comes, in order.
     let count = 20_000;
@@ -284,7 +459,11 @@ fn many_orders_per_connection_and_pipelining_without_reading() {
     let writer = std::thread::spawn(move || {
         let mut stream = writer_stream;
         for i in 0..count {
-            let order = if i % 2 == 0 { "version\n" } else { "status power\n" };
+            let order = if i % 2 == 0 {
+                "version\n"
+            } else {
+                "status power\n"
+            };
             stream.write_all(order.as_bytes()).unwrap();
         }
     });
@@ -293,7 +472,11 @@ fn many_orders_per_connection_and_pipelining_without_reading() {
     assert!(ledd.order("list").starts_with("ok"));
     for i in 0..count {
         let reply = connection.receive();
-        let expected = if i % 2 == 0 { "ok version=" } else { "ok led=power" };
+        let expected = if i % 2 == 0 {
+            "ok version="
+        } else {
+            "ok led=power"
+        };
         assert!(reply.starts_with(expected), "reply {i}: {reply}");
     }
     writer.join().unwrap();
@@ -315,7 +498,10 @@ fn an_endless_line_is_refused_and_others_are_served() {
         sent
     });
     let reply = connection.receive();
-    assert_eq!(reply, "err too-long: an order is at most 4096 bytes; closing the connection");
+    assert_eq!(
+        reply,
+        "err too-long: an order is at most 4096 bytes; closing the connection"
+    );
     assert_eq!(connection.rest(), "");
     let sent = flood.join().unwrap();
     assert!(sent < 64 << 20, "ledd kept reading an endless line");
@@ -327,10 +513,16 @@ fn a_silent_client_is_closed_after_the_idle_timeout() {
     let ledd = Ledd::start("idle_timeout = 1");
     let mut silent = ledd.connect();
     let start = Instant::now();
-    assert!(ledd.order("version").starts_with("ok"), "others are served meanwhile");
+    assert!(
+        ledd.order("version").starts_with("ok"),
+        "others are served meanwhile"
+    );
     assert_eq!(silent.rest(), "");
     let waited = start.elapsed();
-    assert!(waited >= Duration::from_millis(900) && waited < Duration::from_secs(5), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
 }
 
 #[test]
@@ -370,7 +562,9 @@ fn connections_past_the_limit_are_refused_and_the_limit_recovers() {
         let mut stream = UnixStream::connect(&ledd.socket).unwrap();
         stream.write_all(b"version\n").unwrap();
         let mut reply = String::new();
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         let _ = stream.read_to_string(&mut reply);
         reply.starts_with("ok version")
     });
@@ -397,13 +591,19 @@ fn random_garbage_never_stops_the_daemon() {
     runner
         .run(&proptest::collection::vec(any::<u8>(), 0..300), |bytes| {
             let mut stream = UnixStream::connect(&ledd.socket).unwrap();
-            stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
             let _ = stream.write_all(&bytes);
             let _ = stream.shutdown(std::net::Shutdown::Write);
             let mut replies = Vec::new();
             let _ = stream.read_to_end(&mut replies);
             for line in String::from_utf8_lossy(&replies).lines() {
-                prop_assert!(line.starts_with("ok") || line.starts_with("err "), "{}", line);
+                prop_assert!(
+                    line.starts_with("ok") || line.starts_with("err "),
+                    "{}",
+                    line
+                );
             }
             Ok(())
         })
@@ -416,7 +616,10 @@ fn random_garbage_never_stops_the_daemon() {
 #[test]
 fn simulated_backend_follows_kernel_semantics_over_the_socket() {
     let ledd = Ledd::start_simulated("");
-    assert_eq!(ledd.order("list"), "ok leds=ghost,power,status default=status backend=simulated");
+    assert_eq!(
+        ledd.order("list"),
+        "ok leds=ghost,power,status default=status backend=simulated"
+    );
     assert!(ledd.log_text().contains("SIMULATED LEDs"));
     ledd.order("blink 10");
     // Sampling the simulated LED shows it toggling on its own.
@@ -428,6 +631,9 @@ fn simulated_backend_follows_kernel_semantics_over_the_socket() {
         std::thread::sleep(Duration::from_millis(7));
     }
     assert_eq!(levels.len(), 2, "the simulated LED did not blink");
-    assert!(ledd.order("status").contains("mode=blink freq=10 duty=50 delay_on=50 delay_off=50 trigger=timer"));
+    assert!(
+        ledd.order("status")
+            .contains("mode=blink freq=10 duty=50 delay_on=50 delay_off=50 trigger=timer")
+    );
     assert!(ledd.order("trigger mmc0").starts_with("err no-trigger"));
 }
