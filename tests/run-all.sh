@@ -26,7 +26,6 @@ tests/setup.sh
 tier format cargo fmt --all -- --check
 tier clippy cargo clippy --all-targets --locked -- -D warnings
 tier unit-and-integration cargo nextest run --locked --no-fail-fast
-tier docs-and-help tests/docs/check.sh
 for script in tests/kernel/run.sh tests/deb/run.sh tests/pi/run.sh tests/web/run.sh; do
     [ -x "$script" ] && tier "$(basename "$(dirname "$script")")" "$script"
 done
