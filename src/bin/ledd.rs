@@ -40,6 +40,37 @@ struct Cli {
     show: bool,
 }
 
+/// What `--check-config` adds to parsing: names the system must know.
+fn check_config(path: &std::path::Path, config: &Config) -> ExitCode {
+    if let Some(group) = &config.socket_group
+        && nix::unistd::Group::from_name(group)
+            .ok()
+            .flatten()
+            .is_none()
+    {
+        error!(
+            "{}: key 'socket_group': group '{group}' does not exist on this system",
+            path.display()
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    for led in config.leds.values() {
+        for unknown in ledd::access::unknown_names(led) {
+            warn!(
+                "{}: key 'leds.{}': the access policy names {unknown}, which does not exist",
+                path.display(),
+                led.name
+            );
+        }
+    }
+    println!(
+        "{}: configuration OK ({} LEDs)",
+        path.display(),
+        config.leds.len()
+    );
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match Config::load(&cli.config) {
@@ -50,12 +81,7 @@ fn main() -> ExitCode {
         }
     };
     if cli.check_config {
-        println!(
-            "{}: configuration OK ({} LEDs)",
-            cli.config.display(),
-            config.leds.len()
-        );
-        return ExitCode::SUCCESS;
+        return check_config(&cli.config, &config);
     }
     let attrs: Box<dyn Attributes> = if cli.simulate {
         // One simulated device per LED, named like its first choice.
