@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "Building ledd and ledctl (cargo build --release; the first time takes a minute)..."
 cargo build --release --bins --quiet
 bin=$PWD/target/release
 work=$(mktemp -d)
