@@ -637,3 +637,20 @@ fn simulated_backend_follows_kernel_semantics_over_the_socket() {
     );
     assert!(ledd.order("trigger mmc0").starts_with("err no-trigger"));
 }
+
+/// A trigger file that holds only what ledd wrote (no kernel list) is read
+/// as that trigger being active, and ledd lets the kernel judge new ones.
+#[test]
+fn a_plain_trigger_file_is_not_mistaken_for_off() {
+    let ledd = Ledd::start("");
+    ledd.order("blink 3");
+    assert_eq!(ledd.read("ACT", "trigger"), "timer");
+    assert!(ledd.order("status").contains("mode=blink freq=2.994"));
+    assert_eq!(ledd.order("off"), "ok led=status device=ACT mode=off");
+    assert_eq!(ledd.read("ACT", "trigger"), "none");
+    assert!(
+        ledd.order("blink 2").starts_with("ok"),
+        "timer is not refused up front"
+    );
+    assert_eq!(ledd.read("ACT", "trigger"), "timer");
+}

@@ -86,6 +86,7 @@ fn json_output_for_scripts() {
     let output = ledd.ledctl(&["--json", "status", "ghost"]);
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(value["exists"], false);
+    ledd.kernel_shows_trigger("ACT", "timer");
     let output = ledd.ledctl(&["--json", "trigger", "mmc0"]);
     assert_eq!(output.status.code(), Some(1));
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();

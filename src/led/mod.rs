@@ -178,6 +178,9 @@ fn module_hint(trigger: &str) -> String {
 pub struct TriggerList {
     pub active: Option<String>,
     pub available: Vec<String>,
+    /// Whether the line is the kernel's full list (one entry in brackets).
+    /// When it is not, what the LED offers is unknown and the kernel decides.
+    pub complete: bool,
 }
 
 impl TriggerList {
@@ -196,15 +199,27 @@ impl TriggerList {
             };
             available.push(name.to_string());
         }
-        TriggerList { active, available }
+        // The kernel always brackets one entry (`[none]` when idle). A lone
+        // name without brackets is what a plain file holds after ledd wrote
+        // it (a test tree, a non-kernel LED driver): that name is the active one.
+        let complete = active.is_some();
+        if !complete && available.len() == 1 {
+            active = available.first().cloned();
+        }
+        TriggerList {
+            active,
+            available,
+            complete,
+        }
     }
 
     pub fn is_active(&self, name: &str) -> bool {
         self.active.as_deref() == Some(name)
     }
 
+    /// Whether the LED accepts the trigger, as far as the list tells.
     pub fn offers(&self, name: &str) -> bool {
-        self.available.iter().any(|t| t == name)
+        !self.complete || self.available.iter().any(|t| t == name)
     }
 }
 
@@ -226,12 +241,13 @@ impl KernelState {
     pub fn matches(&self, target: &Target) -> bool {
         let active = self.triggers.active.as_deref();
         match target {
-            Target::Off => matches!(active, None | Some("none")) && self.brightness == 0,
+            // An unknown active trigger (no bracketed entry) never matches: write.
+            Target::Off => active == Some("none") && self.brightness == 0,
             Target::On { brightness } => {
                 let level = brightness
                     .unwrap_or(self.max_brightness)
                     .min(self.max_brightness);
-                matches!(active, None | Some("none")) && self.brightness == level
+                active == Some("none") && self.brightness == level
             }
             Target::Blink {
                 delay_on,
@@ -251,8 +267,9 @@ impl KernelState {
         let mut fields = Vec::new();
         let mut add = |key: &str, value: String| fields.push((key.to_string(), value));
         match (self.triggers.active.as_deref(), self.delays) {
-            (None | Some("none"), _) if self.brightness == 0 => add("mode", "off".into()),
-            (None | Some("none"), _) => add("mode", "on".into()),
+            (None, _) => add("mode", "unknown".into()),
+            (Some("none"), _) if self.brightness == 0 => add("mode", "off".into()),
+            (Some("none"), _) => add("mode", "on".into()),
             (Some("timer"), Some((on, off))) => {
                 let timing = BlinkTiming {
                     delay_on_ms: on,
@@ -437,16 +454,22 @@ impl<A: Attributes + ?Sized> Led<'_, A> {
         if state.triggers.is_active(trigger) {
             return Ok(false);
         }
+        let missing = || LedError::NoTrigger {
+            led: self.name.to_string(),
+            device: state.device.clone(),
+            trigger: trigger.to_string(),
+            available: state.triggers.available.clone(),
+        };
         if !state.triggers.offers(trigger) {
-            return Err(LedError::NoTrigger {
-                led: self.name.to_string(),
-                device: state.device.clone(),
-                trigger: trigger.to_string(),
-                available: state.triggers.available.clone(),
-            });
+            return Err(missing());
         }
-        self.write(&state.device, "trigger", trigger)?;
-        Ok(true)
+        match self.write(&state.device, "trigger", trigger) {
+            // The kernel refuses a trigger it does not have with EINVAL.
+            Err(LedError::Io { error, .. }) if error.kind() == io::ErrorKind::InvalidInput => {
+                Err(missing())
+            }
+            written => written.map(|()| true),
+        }
     }
 
     /// Makes the kernel do what `target` asks, writing as little as possible:
@@ -474,7 +497,7 @@ impl<A: Attributes + ?Sized> Led<'_, A> {
         }
         match target {
             Target::Off => {
-                if !matches!(state.triggers.active.as_deref(), None | Some("none")) {
+                if !state.triggers.is_active("none") {
                     self.write(&device, "trigger", "none")?;
                     applied.wrote = true;
                 }
@@ -487,7 +510,7 @@ impl<A: Attributes + ?Sized> Led<'_, A> {
             }
             Target::On { .. } => {
                 let level = applied.level.unwrap_or(state.max_brightness);
-                if !matches!(state.triggers.active.as_deref(), None | Some("none")) {
+                if !state.triggers.is_active("none") {
                     self.write(&device, "trigger", "none")?;
                 }
                 self.write(&device, "brightness", &level.to_string())?;
@@ -549,7 +572,13 @@ mod tests {
         assert_eq!(old.active.as_deref(), Some("none"));
         assert_eq!(old.available, ["none", "timer", "heartbeat"]);
         let plain = TriggerList::parse("timer");
-        assert_eq!(plain.active, None);
+        assert_eq!(plain.active.as_deref(), Some("timer"));
+        assert!(
+            plain.offers("heartbeat"),
+            "an incomplete list decides nothing"
+        );
+        assert_eq!(TriggerList::parse("none timer").active, None);
+        assert!(!old.offers("pattern"));
         assert!(TriggerList::parse("").available.is_empty());
     }
 

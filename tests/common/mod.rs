@@ -19,7 +19,10 @@ pub fn add_fake_led(root: &Path, device: &str, max_brightness: u32) {
     for (file, content) in [
         ("brightness", "0".to_string()),
         ("max_brightness", max_brightness.to_string()),
-        ("trigger", "[none] timer heartbeat pattern oneshot".to_string()),
+        (
+            "trigger",
+            "[none] timer heartbeat pattern oneshot".to_string(),
+        ),
         ("delay_on", "500".to_string()),
         ("delay_off", "500".to_string()),
         ("pattern", String::new()),
@@ -118,8 +121,17 @@ impl Ledd {
     pub fn wait_ready(&mut self) {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(10) {
-            if UnixStream::connect(&self.socket).is_ok() {
-                return;
+            // Connecting succeeds as soon as the socket is bound; a reply
+            // comes only once the loop runs (after restoring the LEDs).
+            if let Ok(mut stream) = UnixStream::connect(&self.socket) {
+                let mut reply = String::new();
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                if stream.write_all(b"version\n").is_ok()
+                    && BufReader::new(&stream).read_line(&mut reply).is_ok()
+                    && reply.starts_with("ok")
+                {
+                    return;
+                }
             }
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
                 panic!("ledd exited with {status}: {}", self.log_text());
@@ -149,7 +161,10 @@ impl Ledd {
             if let Some(status) = child.try_wait().unwrap() {
                 return status.code().unwrap_or(-1);
             }
-            assert!(start.elapsed() < Duration::from_secs(10), "ledd did not stop");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "ledd did not stop"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -181,9 +196,19 @@ impl Ledd {
     pub fn kernel_shows_trigger(&self, device: &str, active: &str) {
         let line: Vec<String> = ["none", "timer", "heartbeat", "pattern", "oneshot"]
             .iter()
-            .map(|t| if *t == active { format!("[{t}]") } else { t.to_string() })
+            .map(|t| {
+                if *t == active {
+                    format!("[{t}]")
+                } else {
+                    t.to_string()
+                }
+            })
             .collect();
-        fs::write(self.sysfs.join(device).join("trigger"), line.join(" ") + "\n").unwrap();
+        fs::write(
+            self.sysfs.join(device).join("trigger"),
+            line.join(" ") + "\n",
+        )
+        .unwrap();
     }
 }
 
@@ -205,13 +230,17 @@ pub struct Connection {
 impl Connection {
     pub fn new(socket: &Path) -> Connection {
         let stream = UnixStream::connect(socket).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         let reader = BufReader::new(stream.try_clone().unwrap());
         Connection { stream, reader }
     }
 
     pub fn send(&mut self, line: &str) -> String {
-        self.stream.write_all(format!("{line}\n").as_bytes()).unwrap();
+        self.stream
+            .write_all(format!("{line}\n").as_bytes())
+            .unwrap();
         self.receive()
     }
 
