@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# End-to-end test of the classroom web page examples/web/index.php:
+# real ledd on a fake sysfs tree  <-  php -S serving the page  <-  headless Debian Chromium.
+# Prints PASS/FAIL lines and ends with "N passed, N failed"; exits non-zero on any failure.
+# Usage: bash tests/web/run.sh      (as root in CI: installs php-cli and chromium if missing)
+#   LEDD_BIN=/usr/sbin/ledd   test that ledd instead of building target/release/ledd
+#   FAKE_KERNEL=0             do not play the kernel's part on the fake tree (see browser.mjs)
+# Screenshots: target/web-artifacts/*.png
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE=$ROOT/tests/web
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+ARTIFACTS=$TARGET/web-artifacts
+mkdir -p "$ARTIFACTS"
+
+passed=0
+failed=0
+pass() { echo "PASS $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL $*"; failed=$((failed + 1)); }
+# Adds the PASS/FAIL lines another program printed (already on stdout) to our counts.
+count_from() {
+    local p f
+    p=$(grep -c '^PASS ' "$1" || true)
+    f=$(grep -c '^FAIL ' "$1" || true)
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+finish() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}
+
+# ---- tools -----------------------------------------------------------------------------
+# Debian packages only when missing (CI runs as root on a fresh machine). The dpkg lock
+# timeout lets this wait for another job's apt-get instead of failing.
+need=()
+command -v php >/dev/null || need+=(php-cli)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v curl >/dev/null || need+=(curl)
+command -v node >/dev/null || need+=(nodejs npm)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing ${need[*]}"
+    apt-get -o DPkg::Lock::Timeout=900 update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q \
+        --no-install-recommends "${need[@]}" >/dev/null
+fi
+# playwright-core only speaks CDP to Debian's /usr/bin/chromium: no browser is downloaded.
+# The npm cache lives under target/ so CI reruns do not fetch it again.
+if [ ! -d "$HERE/node_modules/playwright-core" ]; then
+    (cd "$HERE" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund \
+        --cache "$TARGET/npm-cache" >/dev/null)
+fi
+
+# ---- static checks on the page ---------------------------------------------------------
+PAGE=$ROOT/examples/web/index.php
+if php -l "$PAGE" >/dev/null; then pass "php -l index.php"; else fail "php -l index.php"; fi
+# php -w strips comments, so only real calls are caught.
+if php -w "$PAGE" | grep -Eq '\b(shell_exec|exec|system|passthru|popen|proc_open)[[:space:]]*\(|`'; then
+    fail "index.php runs no shell command"
+else
+    pass "index.php runs no shell command"
+fi
+
+# The page's pure functions (frequency parsing, French wording), without ledd or a browser.
+php "$HERE/unit.php" >"$ARTIFACTS/unit.out" 2>&1 || true
+cat "$ARTIFACTS/unit.out"
+count_from "$ARTIFACTS/unit.out"
+grep -q '^PASS ' "$ARTIFACTS/unit.out" || fail "unit.php printed no result"
+
+# ---- ledd on a fake sysfs tree ----------------------------------------------------------
+# LEDD_BIN=/path/to/ledd tests another build (an installed package, say) instead.
+if [ -n "${LEDD_BIN:-}" ]; then
+    LEDD=$LEDD_BIN
+else
+    (cd "$ROOT" && cargo build --release --bins -q)
+    LEDD=$TARGET/release/ledd
+fi
+
+TMP=$(mktemp -d /tmp/ledd-web-test.XXXXXX)
+chmod 755 "$TMP"   # the permission test runs a second PHP as nobody, which must reach it
+LEDD_PID=
+PIDS=()   # every other background process this script starts, stopped by their ids on exit
+cleanup() {
+    if [ -n "$LEDD_PID" ]; then kill "$LEDD_PID" 2>/dev/null || true; fi
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# One directory per LED with plain files, like /sys/class/leds/NAME. ("ghost" is configured
+# but has no device: it exercises ledd's err replies on the page.)
+make_led() {   # make_led DIR: a fake LED class device, off, as the kernel shows it
+    mkdir -p "$1"
+    echo 0 >"$1/brightness"
+    echo 1 >"$1/max_brightness"
+    echo "[none] timer heartbeat pattern" >"$1/trigger"
+    # With the real kernel these two appear with the timer trigger; ledd writes them then.
+    echo 500 >"$1/delay_on"
+    echo 500 >"$1/delay_off"
+}
+make_led "$TMP/sys/sim0"
+make_led "$TMP/sys/sim1"
+SOCK=$TMP/ledd.sock
+cat >"$TMP/ledd.toml" <<EOF
+sysfs_root = "$TMP/sys"
+socket = "$SOCK"
+state_file = "$TMP/state.toml"
+[leds.status]
+device = "sim0"
+[leds.power]
+device = "sim1"
+[leds.ghost]
+device = "absent0"
+EOF
+
+start_ledd() {
+    "$LEDD" --config "$TMP/ledd.toml" 2>>"$TMP/ledd.log" &
+    LEDD_PID=$!
+    for _ in $(seq 100); do
+        [ -S "$SOCK" ] && return 0
+        sleep 0.1
+    done
+    echo "ledd did not create $SOCK; its log:"
+    cat "$TMP/ledd.log"
+    return 1
+}
+if start_ledd; then pass "ledd started on the fake sysfs tree"; else fail "ledd started"; finish; fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# start_php PORT [run-as prefix...]: php's built-in server with the page, LEDD_SOCKET set.
+# It serves a copy of the page from $TMP: the checkout may sit where "nobody" cannot read.
+mkdir -p "$TMP/www"
+cp "$PAGE" "$TMP/www/index.php"
+chmod -R a+rX "$TMP/www"
+start_php() {
+    local port=$1
+    shift
+    env LEDD_SOCKET="$SOCK" "$@" php -S "127.0.0.1:$port" -t "$TMP/www" \
+        >>"$TMP/php-$port.log" 2>&1 &
+    PIDS+=("$!")
+    for _ in $(seq 50); do
+        curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+PORT=$(free_port)
+start_php "$PORT" || { fail "php -S started"; finish; }
+URL=http://127.0.0.1:$PORT/
+
+run_browser() {   # run_browser VAR=value...: one browser phase, its PASS/FAIL lines counted
+    local out=$TMP/browser.out
+    env WEB_URL="$URL" SYSFS="$TMP/sys" LEDD_SOCKET="$SOCK" LEDD_LOG="$TMP/ledd.log" \
+        ARTIFACTS="$ARTIFACTS" "$@" node "$HERE/browser.mjs" >"$out" 2>&1 || true
+    cat "$out"
+    count_from "$out"
+    grep -q '^\(PASS\|FAIL\) ' "$out" || fail "browser phase $* printed no result"
+}
+
+# ---- the page, through the browser ---------------------------------------------------------
+run_browser PHASE=main
+
+# The redirect-after-POST, seen from outside (a refused order, so nothing is sent).
+hdrs=$(curl -s -D - -o /dev/null --data 'freq=abc&clignote=1' "$URL")
+if grep -q '^HTTP/1.1 303' <<<"$hdrs" && grep -qi '^Location: ?' <<<"$hdrs"; then
+    pass "POST answers 303 See Other to the same page"
+else
+    fail "POST answers 303 See Other: $hdrs"
+fi
+
+# ---- a ledd with a single LED: no picker, orders go to that LED ------------------------------
+make_led "$TMP/solo/sys/solo0"
+cat >"$TMP/solo/ledd.toml" <<EOF
+sysfs_root = "$TMP/solo/sys"
+socket = "$TMP/solo/ledd.sock"
+state_file = "$TMP/solo/state.toml"
+[leds.solo]
+device = "solo0"
+EOF
+"$LEDD" --config "$TMP/solo/ledd.toml" 2>>"$TMP/solo/ledd.log" &
+SOLO_PID=$!
+PIDS+=("$SOLO_PID")
+for _ in $(seq 100); do [ -S "$TMP/solo/ledd.sock" ] && break; sleep 0.1; done
+PORT3=$(free_port)
+SOCK_SAVED=$SOCK
+SOCK=$TMP/solo/ledd.sock
+if start_php "$PORT3"; then
+    page=$(curl -s "http://127.0.0.1:$PORT3/")
+    if ! grep -q '<select' <<<"$page" && grep -q 'name="led" value="solo"' <<<"$page"; then
+        pass "single LED: no picker"
+    else
+        fail "single LED: no picker"
+    fi
+    curl -s -o /dev/null -L -c "$TMP/solo/jar" -b "$TMP/solo/jar" --data 'freq=4&clignote=1' "http://127.0.0.1:$PORT3/"
+    if [ "$(cat "$TMP/solo/sys/solo0/trigger")" = timer ] && [ "$(cat "$TMP/solo/sys/solo0/delay_on")" = 125 ]; then
+        pass "single LED: Clignoter 4 Hz drives it (ledd wrote timer, delay_on 125)"
+    else
+        fail "single LED: Clignoter 4 Hz: trigger=$(cat "$TMP/solo/sys/solo0/trigger")"
+    fi
+else
+    fail "php -S for the single-LED ledd started"
+fi
+SOCK=$SOCK_SAVED
+kill "$SOLO_PID"
+wait "$SOLO_PID" || true
+
+# ---- ledd unreachable: distinct messages (permission, missing, refused, hung) ---------------
+# Permission denied: the socket is root's, mode 0660; a PHP running as nobody is refused.
+if [ "$(id -u)" -eq 0 ]; then
+    PORT2=$(free_port)
+    if start_php "$PORT2" setpriv --reuid=nobody --regid=nogroup --clear-groups; then
+        URL_SAVED=$URL
+        URL=http://127.0.0.1:$PORT2/
+        run_browser PHASE=unreachable EXPECT="Accès refusé au socket" SHOT=page-permission-denied.png
+        body=$(curl -s "$URL")
+        if grep -q 'adduser nobody leds' <<<"$body"; then pass "permission message names the web user's group fix"; else fail "permission hint missing"; fi
+        URL=$URL_SAVED
+    else
+        fail "php -S as nobody started"
+    fi
+else
+    echo "SKIP permission-denied test (needs root to run PHP as another user)"
+fi
+
+# Socket missing: ledd stopped cleanly (SIGTERM removes its socket).
+kill -TERM "$LEDD_PID"
+wait "$LEDD_PID" || true
+LEDD_PID=
+if [ ! -e "$SOCK" ]; then pass "ledd removed its socket on SIGTERM"; else fail "ledd left $SOCK after SIGTERM"; rm -f "$SOCK"; fi
+run_browser PHASE=unreachable EXPECT="le socket $SOCK n'existe pas" SHOT=page-socket-missing.png
+
+# Connection refused: a stale socket file nobody listens on (what a crashed ledd leaves).
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$SOCK"
+run_browser PHASE=unreachable EXPECT="personne n'écoute" SHOT=page-connection-refused.png
+rm -f "$SOCK"
+
+# A ledd that accepts but never answers (hung): the page gives up after its timeout.
+python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8); time.sleep(60)' "$SOCK" &
+HANG_PID=$!
+PIDS+=("$HANG_PID")
+for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
+start=$SECONDS
+body=$(curl -s --max-time 30 "$URL")
+if grep -q "n&apos;a pas répondu" <<<"$body" && [ $((SECONDS - start)) -le 10 ]; then
+    pass "hung ledd: the page answers within its timeout with a message"
+else
+    fail "hung ledd: page took $((SECONDS - start)) s: $(grep -o 'message err[^<]*' <<<"$body")"
+fi
+kill "$HANG_PID"
+wait "$HANG_PID" 2>/dev/null || true
+rm -f "$SOCK"
+
+echo "artifacts (screenshots): $ARTIFACTS"
+if [ "$failed" -ne 0 ]; then
+    echo "--- ledd log"
+    cat "$TMP/ledd.log"
+    echo "--- php log"
+    cat "$TMP"/php-*.log
+fi
+finish
