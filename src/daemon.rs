@@ -28,6 +28,11 @@ const ORDERS_PER_TURN: usize = 64;
 /// Waits before retrying a write the kernel refused for lack of permission
 /// on a file a trigger has just created (udev fixes it a few ms later).
 const PERMISSION_RETRY_MS: [u64; 7] = [5, 10, 20, 40, 80, 160, 320];
+/// Connections accepted per wakeup: the listener is level-triggered, so the
+/// rest wait for the next turn while clients that left are cleaned up.
+const ACCEPTS_PER_TURN: usize = 32;
+/// How long after the last client leaves ledd hands freed memory back.
+const TRIM_DELAY: Duration = Duration::from_secs(1);
 /// How long the listener rests when the process runs out of descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
@@ -65,6 +70,7 @@ pub struct Daemon {
     next_client: u64,
     last_render: String,
     started: Instant,
+    trim_pending: bool,
 }
 
 /// Runs ledd until SIGTERM or SIGINT.
@@ -88,6 +94,7 @@ pub fn run(
         next_client: 0,
         last_render: String::new(),
         started: Instant::now(),
+        trim_pending: false,
     };
     daemon.engine.report_devices();
     if daemon.engine.config().restore {
@@ -197,11 +204,11 @@ fn register_signals(handle: &LoopHandle<'static, Daemon>) -> io::Result<()> {
 
 impl Daemon {
     fn accept_all(&mut self, listener: &UnixListener) {
-        loop {
+        for _ in 0..ACCEPTS_PER_TURN {
             match listener.accept() {
                 Ok((stream, _)) => self.add_client(stream),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
                     // Out of descriptors: pause accepting instead of spinning on a
                     // listener that stays readable.
@@ -298,6 +305,33 @@ impl Daemon {
             self.handle.remove(client.source);
             self.handle.remove(client.idle_timer);
         }
+        self.schedule_trim();
+    }
+
+    /// After a burst of clients, once all have left, gives the memory they
+    /// used back to the system, so ledd's footprint does not keep its peak.
+    fn schedule_trim(&mut self) {
+        if !self.clients.is_empty() || self.trim_pending {
+            return;
+        }
+        self.trim_pending = true;
+        let scheduled =
+            self.handle
+                .insert_source(Timer::from_duration(TRIM_DELAY), |_, _, daemon| {
+                    daemon.trim_pending = false;
+                    if daemon.clients.is_empty() {
+                        daemon.clients.shrink_to_fit();
+                        // SAFETY: malloc_trim only returns free heap pages to the kernel.
+                        #[cfg(target_env = "gnu")]
+                        unsafe {
+                            nix::libc::malloc_trim(0);
+                        }
+                    }
+                    TimeoutAction::Drop
+                });
+        if scheduled.is_err() {
+            self.trim_pending = false;
+        }
     }
 
     fn check_idle(&mut self, id: u64) -> TimeoutAction {
@@ -316,6 +350,7 @@ impl Daemon {
         if let Some(client) = self.clients.remove(&id) {
             self.handle.remove(client.source);
         }
+        self.schedule_trim();
         TimeoutAction::Drop
     }
 

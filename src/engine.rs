@@ -1,6 +1,7 @@
 //! Carries out orders: resolves the LED, drives it through the LED backend,
 //! keeps the state file, and turns every failure into a reply in one place.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use crate::config::{Config, LedConfig};
@@ -56,6 +57,9 @@ pub struct Engine {
     saved: SavedState,
     /// The last save failed: the file is behind `saved` until one succeeds.
     unsaved: bool,
+    /// Each LED's state before an order that waits for a retry, to put it
+    /// back if the order fails in the end.
+    before_retry: HashMap<String, Target>,
 }
 
 impl Engine {
@@ -71,6 +75,7 @@ impl Engine {
             attrs,
             saved,
             unsaved: false,
+            before_retry: HashMap::new(),
         }
     }
 
@@ -126,15 +131,51 @@ impl Engine {
     }
 
     /// Carries out an order. With `may_retry`, a transient permission error
-    /// gives [`Outcome::RetryLater`] instead of an error reply.
+    /// gives [`Outcome::RetryLater`] instead of an error reply. An order that
+    /// fails half-way (the trigger switched, its delays refused) puts the
+    /// LED back as it was before the order.
     pub fn execute(&mut self, order: &Order, peer: Option<Peer>, may_retry: bool) -> Outcome {
-        match self.try_execute(order, peer) {
+        let led = order
+            .changes_led()
+            .then(|| self.led_config(order.led()).ok())
+            .flatten();
+        let outcome = self.try_execute(order, peer);
+        // The state before the first attempt of an order that was retried.
+        let first_before = led
+            .as_ref()
+            .and_then(|led| self.before_retry.remove(&led.name));
+        match outcome {
             Ok(fields) => Outcome::Done(Reply::Ok(fields)),
-            Err(Failure::Led(error)) if may_retry && error.is_transient_permission() => {
+            Err(Failure::Led(error, before)) if may_retry && error.is_transient_permission() => {
+                if let (Some(led), Some(before)) = (&led, first_before.or(before)) {
+                    self.before_retry.insert(led.name.clone(), before);
+                }
                 Outcome::RetryLater
             }
-            Err(Failure::Led(error)) => Outcome::Done(Reply::Err(error.into())),
+            Err(Failure::Led(error, before)) => {
+                if let (Some(led), Some(before)) = (&led, first_before.or(before))
+                    && error.is_write_failure()
+                {
+                    self.put_back(led, &before);
+                }
+                Outcome::Done(Reply::Err((*error).into()))
+            }
             Err(Failure::Order(error)) => Outcome::Done(Reply::Err(error)),
+        }
+    }
+
+    /// Best effort: the LED as it was before a failed order.
+    fn put_back(&mut self, led: &LedConfig, before: &Target) {
+        match self.led(led).apply(before) {
+            Ok(applied) if applied.wrote => {
+                info!(
+                    "LED {} put back to {} after a failed order",
+                    led.name,
+                    describe(before)
+                )
+            }
+            Ok(_) => {}
+            Err(error) => warn!("LED {} may be left half-changed: {error}", led.name),
         }
     }
 
@@ -191,7 +232,11 @@ impl Engine {
                 crate::access::check(&led, peer)
                     .map_err(|message| OrderError::new(ErrorKind::Denied, message))?;
                 let (target, mut fields) = target_of(order);
-                let applied = self.led(&led).apply(&target)?;
+                let mut handle = self.led(&led);
+                let state = handle.state()?;
+                let applied = handle
+                    .apply_to(&state, &target)
+                    .map_err(|error| Failure::Led(Box::new(error), state.as_target()))?;
                 if let Some(level) = applied.level {
                     fields.push(field("brightness", level.to_string()));
                 }
@@ -308,15 +353,16 @@ impl Engine {
     }
 }
 
-/// Why an order failed, before it becomes a reply.
+/// Why an order failed, before it becomes a reply; an LED failure comes
+/// with the LED's state before the order, when ledd had read it.
 enum Failure {
-    Led(LedError),
+    Led(Box<LedError>, Option<Target>),
     Order(OrderError),
 }
 
 impl From<LedError> for Failure {
     fn from(error: LedError) -> Failure {
-        Failure::Led(error)
+        Failure::Led(Box::new(error), None)
     }
 }
 
@@ -498,6 +544,52 @@ mod tests {
             reply(&mut engine, "blink power 2").starts_with("err no-device"),
             "other LEDs keep their own policy"
         );
+    }
+
+    #[test]
+    fn a_failed_order_puts_the_led_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut engine = engine(dir.path());
+        run(&mut engine, "on 1");
+        // Remove the pattern trigger's files' writability: the trigger switches,
+        // then writing the pattern fails with a kernel error.
+        let mut sim = SimulatedAttributes::new(["ACT"]);
+        sim.write("ACT", "brightness", "1").unwrap();
+        let mut failing = Engine::new(engine.config().clone(), Box::new(FailPattern(sim)));
+        let reply =
+            match failing.execute(&Order::parse("pattern 1:100 0:100").unwrap(), None, false) {
+                Outcome::Done(reply) => reply.to_string(),
+                Outcome::RetryLater => "retry".into(),
+            };
+        assert!(
+            reply.starts_with("err kernel: LED status: cannot write"),
+            "{reply}"
+        );
+        assert!(run(&mut failing, "status").contains("mode=on trigger=none brightness=1"));
+    }
+
+    /// The simulated LEDs, except that writing a pattern fails with EIO.
+    struct FailPattern(SimulatedAttributes);
+
+    impl Attributes for FailPattern {
+        fn device_exists(&self, device: &str) -> bool {
+            self.0.device_exists(device)
+        }
+        fn read(&self, device: &str, attribute: &str) -> std::io::Result<String> {
+            self.0.read(device, attribute)
+        }
+        fn write(&mut self, device: &str, attribute: &str, value: &str) -> std::io::Result<()> {
+            if attribute == "pattern" {
+                return Err(std::io::Error::from_raw_os_error(5));
+            }
+            self.0.write(device, attribute, value)
+        }
+        fn location(&self, device: &str, attribute: &str) -> String {
+            self.0.location(device, attribute)
+        }
+        fn kind(&self) -> &'static str {
+            "simulated"
+        }
     }
 
     #[test]

@@ -16,9 +16,10 @@ pub const MAX_FREQ_HZ: f64 = 500.0;
 pub const MIN_DUTY: f64 = 1.0;
 pub const MAX_DUTY: f64 = 99.0;
 pub const DEFAULT_DUTY: f64 = 50.0;
-/// Step-count bounds of the kernel's pattern trigger.
+/// Step-count bounds of `pattern`: the kernel takes 1024 entries, and each
+/// step that holds its brightness takes two (see led::kernel_pattern).
 pub const MIN_PATTERN_STEPS: usize = 2;
-pub const MAX_PATTERN_STEPS: usize = 1024;
+pub const MAX_PATTERN_STEPS: usize = 512;
 /// Longest logical LED name.
 pub const MAX_LED_NAME: usize = 64;
 

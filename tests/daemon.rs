@@ -120,7 +120,7 @@ fn every_order_and_alias() {
         ledd.kernel_shows_trigger("PWR", "none");
     }
     ledd.order("pattern power 255:100 0:50");
-    assert_eq!(ledd.read("PWR", "pattern"), "255 100 0 50");
+    assert_eq!(ledd.read("PWR", "pattern"), "255 100 255 0 0 50 0 0");
     assert_eq!(ledd.read("PWR", "repeat"), "-1");
     // status reads the kernel's files, not ledd's memory.
     ledd.kernel_shows_trigger("PWR", "timer");

@@ -79,6 +79,12 @@ pub enum LedError {
 }
 
 impl LedError {
+    /// Whether a write failed (earlier writes of the same order may have
+    /// changed the LED already).
+    pub fn is_write_failure(&self) -> bool {
+        matches!(self, LedError::Io { action, .. } if action.starts_with("write"))
+    }
+
     /// A permission error on a file the kernel creates when a trigger is
     /// switched on: udev may not have fixed its group yet, so it is worth a retry.
     pub fn is_transient_permission(&self) -> bool {
@@ -262,6 +268,35 @@ impl KernelState {
         }
     }
 
+    /// The order that would give this state, to put an LED back as it was.
+    /// `None` when the active trigger is unknown.
+    pub fn as_target(&self) -> Option<Target> {
+        Some(
+            match (
+                self.triggers.active.as_deref()?,
+                &self.delays,
+                &self.pattern,
+            ) {
+                ("none", _, _) if self.brightness == 0 => Target::Off,
+                ("none", _, _) => Target::On {
+                    brightness: Some(self.brightness),
+                },
+                ("timer", Some((delay_on, delay_off)), _) => Target::Blink {
+                    delay_on: *delay_on,
+                    delay_off: *delay_off,
+                },
+                ("heartbeat", _, _) => Target::Heartbeat,
+                ("pattern", _, Some((steps, repeat))) if steps.len() >= 2 => Target::Pattern {
+                    steps: steps.clone(),
+                    repeat: *repeat,
+                },
+                (name, _, _) => Target::Trigger {
+                    name: name.to_string(),
+                },
+            },
+        )
+    }
+
     /// What the kernel state means, as reply fields (`mode=blink freq=2 ...`).
     pub fn describe(&self) -> Vec<(String, String)> {
         let mut fields = Vec::new();
@@ -287,7 +322,7 @@ impl KernelState {
             (Some("pattern"), _) => {
                 add("mode", "pattern".into());
                 if let Some((steps, repeat)) = &self.pattern {
-                    add("pattern", format_steps(steps, ":", ","));
+                    add("pattern", format_steps(steps));
                     add("repeat", repeat.to_string());
                 }
             }
@@ -306,16 +341,29 @@ impl KernelState {
     }
 }
 
-/// Formats pattern steps: `1:100,0:100` for replies, `1 100 0 100` for the kernel.
-fn format_steps(steps: &[PatternStep], inner: &str, outer: &str) -> String {
+/// Formats pattern steps for replies: `1:100,0:100`.
+fn format_steps(steps: &[PatternStep]) -> String {
     steps
         .iter()
-        .map(|s| format!("{}{inner}{}", s.brightness, s.duration_ms))
+        .map(|s| format!("{}:{}", s.brightness, s.duration_ms))
         .collect::<Vec<_>>()
-        .join(outer)
+        .join(",")
 }
 
-/// The kernel's pattern file: `brightness duration brightness duration ...`.
+/// The kernel's pattern file for steps that *hold* their brightness. The
+/// kernel fades linearly from one entry to the next, so each step is
+/// followed by a zero-length copy of itself: `1 200 1 0 0 200 0 0`.
+fn kernel_pattern(steps: &[PatternStep]) -> String {
+    steps
+        .iter()
+        .map(|s| format!("{b} {ms} {b} 0", b = s.brightness, ms = s.duration_ms))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Reads the kernel's pattern file back into steps: pairs written by
+/// [`kernel_pattern`] become one step again; any other pattern (written by
+/// someone else) is shown entry by entry.
 fn parse_kernel_pattern(text: &str) -> Option<Vec<PatternStep>> {
     let numbers: Vec<u32> = text
         .split_whitespace()
@@ -324,15 +372,22 @@ fn parse_kernel_pattern(text: &str) -> Option<Vec<PatternStep>> {
     if !numbers.len().is_multiple_of(2) {
         return None;
     }
-    Some(
-        numbers
+    let entries: Vec<PatternStep> = numbers
+        .chunks(2)
+        .map(|pair| PatternStep {
+            brightness: pair[0],
+            duration_ms: pair[1],
+        })
+        .collect();
+    let held = entries.len().is_multiple_of(2)
+        && entries
             .chunks(2)
-            .map(|pair| PatternStep {
-                brightness: pair[0],
-                duration_ms: pair[1],
-            })
-            .collect(),
-    )
+            .all(|pair| pair[1].duration_ms == 0 && pair[1].brightness == pair[0].brightness);
+    Some(if held {
+        entries.chunks(2).map(|pair| pair[0]).collect()
+    } else {
+        entries
+    })
 }
 
 /// What applying a target did, for the reply.
@@ -477,6 +532,12 @@ impl<A: Attributes + ?Sized> Led<'_, A> {
     /// Safe to call again after a failure: it starts from the kernel's state.
     pub fn apply(&mut self, target: &Target) -> Result<Applied, LedError> {
         let state = self.state()?;
+        self.apply_to(&state, target)
+    }
+
+    /// [`Led::apply`] from a state just read (the caller keeps it, to put
+    /// the LED back if this fails half-way).
+    pub fn apply_to(&mut self, state: &KernelState, target: &Target) -> Result<Applied, LedError> {
         let device = state.device.clone();
         let mut applied = Applied {
             device: device.clone(),
@@ -520,7 +581,7 @@ impl<A: Attributes + ?Sized> Led<'_, A> {
                 delay_on,
                 delay_off,
             } => {
-                let switched = self.ensure_trigger(&state, "timer")?;
+                let switched = self.ensure_trigger(state, "timer")?;
                 // Every write restarts the phase: while already blinking,
                 // write only the delay that differs.
                 let current = if switched { None } else { state.delays };
@@ -533,10 +594,10 @@ impl<A: Attributes + ?Sized> Led<'_, A> {
                 applied.wrote = true;
             }
             Target::Heartbeat => {
-                applied.wrote = self.ensure_trigger(&state, "heartbeat")?;
+                applied.wrote = self.ensure_trigger(state, "heartbeat")?;
             }
             Target::Trigger { name } => {
-                applied.wrote = self.ensure_trigger(&state, name)?;
+                applied.wrote = self.ensure_trigger(state, name)?;
             }
             Target::Pattern { steps, repeat } => {
                 if let Some(step) = steps.iter().find(|s| s.brightness > state.max_brightness) {
@@ -548,8 +609,8 @@ impl<A: Attributes + ?Sized> Led<'_, A> {
                         ),
                     });
                 }
-                self.ensure_trigger(&state, "pattern")?;
-                self.write(&device, "pattern", &format_steps(steps, " ", " "))?;
+                self.ensure_trigger(state, "pattern")?;
+                self.write(&device, "pattern", &kernel_pattern(steps))?;
                 self.write(&device, "repeat", &repeat.to_string())?;
                 applied.wrote = true;
             }
@@ -651,6 +712,28 @@ mod tests {
             })
             .unwrap_err();
         assert!(error.to_string().contains("ledtrig-pattern"), "{error}");
+    }
+
+    #[test]
+    fn patterns_hold_each_step_and_read_back() {
+        let steps = vec![
+            PatternStep {
+                brightness: 1,
+                duration_ms: 200,
+            },
+            PatternStep {
+                brightness: 0,
+                duration_ms: 200,
+            },
+        ];
+        let text = kernel_pattern(&steps);
+        assert_eq!(text, "1 200 1 0 0 200 0 0");
+        assert_eq!(parse_kernel_pattern(&text), Some(steps));
+        // A fading pattern someone else wrote is shown as it is.
+        assert_eq!(
+            parse_kernel_pattern("0 1000 255 1000").map(|s| s.len()),
+            Some(2)
+        );
     }
 
     #[test]

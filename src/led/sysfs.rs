@@ -1,8 +1,8 @@
 //! The real LED class: attribute files under `/sys/class/leds` (or the
 //! configured `sysfs_root`, which tests point at a temporary tree).
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
@@ -43,7 +43,12 @@ impl Attributes for SysfsAttributes {
     }
 
     fn read(&self, device: &str, attribute: &str) -> io::Result<String> {
-        let text = fs::read_to_string(self.path(device, attribute)?)?;
+        // A sysfs attribute is produced whole by one read() of at most a
+        // page, so one read is enough: no size probe, no read to see the end.
+        let mut buffer = [0u8; 4096];
+        let length = File::open(self.path(device, attribute)?)?.read(&mut buffer)?;
+        let text = std::str::from_utf8(&buffer[..length])
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))?;
         Ok(text.trim_end_matches('\n').to_string())
     }
 
@@ -70,6 +75,8 @@ impl Attributes for SysfsAttributes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::fs;
 
     #[test]
     fn hostile_names_never_reach_the_file_system() {

@@ -1,0 +1,607 @@
+#!/usr/bin/env python3
+"""What ledd costs, measured on the whole process, next to a baseline.
+
+    python3 bench/run.py            full run, writes BENCHMARKS.md (a few minutes)
+    python3 bench/run.py --quick    CI run: fewer iterations, 3 s wakeup window,
+                                    writes target/bench/BENCHMARKS-quick.md
+
+Builds the release binaries (cargo build --release --bins) and the std-only
+load generator in bench/loadgen, starts ledd on a fake sysfs tree on tmpfs
+(plain files, as tests/common/mod.rs does) and the baseline design
+(bench/baseline_server.py: TCP, one order per connection, a Python thread
+toggling a fake GPIO pin), drives both with the same client load, and checks
+the budgets. Exits 1 if a budget is violated (each one printed as PASS/FAIL),
+2 if the benchmark itself could not run. The last line is "N passed, N failed".
+"""
+import argparse
+import datetime
+import glob
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MIB = 1024 * 1024
+
+# Budgets (issue 7). They are checked in --quick mode as well.
+BUDGET_RSS_KIB = 4 * 1024          # ledd peak RSS (VmHWM) over the whole run
+BUDGET_SIZE_BYTES = 2 * MIB        # stripped ledd binary
+BUDGET_PERSISTENT_MEDIAN_US = 50.0 # order round trip on one connection
+BUDGET_RSS_GROWTH = 0.10           # RSS after the load vs at rest
+BUDGET_WAKEUPS = 0                 # context switches while LEDs blink, no clients
+
+
+def log(text):
+    print(f"bench: {text}", flush=True)
+
+
+def die(text):
+    print(f"bench: ERROR: {text}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+# ---------------------------------------------------------------- building
+
+def build(quick):
+    """Release binaries of ledd, and the load generator under target/."""
+    log("cargo build --release --bins")
+    subprocess.run(["cargo", "build", "--release", "--bins"], cwd=ROOT, check=True)
+    meta = json.loads(subprocess.run(
+        ["cargo", "metadata", "--no-deps", "--format-version", "1"],
+        cwd=ROOT, check=True, capture_output=True, text=True).stdout)
+    target = meta["target_directory"]
+    # A target dir of its own: the load generator is not in ledd's workspace.
+    loadgen_target = os.path.join(target, "bench-loadgen")
+    log("building bench/loadgen")
+    subprocess.run(["cargo", "build", "--release", "--quiet",
+                    "--manifest-path", os.path.join(ROOT, "bench", "loadgen", "Cargo.toml"),
+                    "--target-dir", loadgen_target], check=True)
+    return {
+        "target": target,
+        "ledd": os.path.join(target, "release", "ledd"),
+        "ledctl": os.path.join(target, "release", "ledctl"),
+        "loadgen": os.path.join(loadgen_target, "release", "ledd-loadgen"),
+    }
+
+
+# ---------------------------------------------------------------- /proc
+
+def proc_status(pid):
+    fields = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+    return fields
+
+
+def rss_kib(pid):
+    """(VmRSS, VmHWM) in KiB."""
+    s = proc_status(pid)
+    return int(s["VmRSS"].split()[0]), int(s["VmHWM"].split()[0])
+
+
+def anon_kib(pid):
+    """RssAnon in KiB: heap and stacks, without the mapped binary and libraries."""
+    return int(proc_status(pid)["RssAnon"].split()[0])
+
+
+def ctxt_switches(pid):
+    """Voluntary + involuntary context switches summed over all threads."""
+    total = 0
+    for path in glob.glob(f"/proc/{pid}/task/*/status"):
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                        total += int(line.split()[1])
+        except FileNotFoundError:  # a thread ended between glob and open
+            pass
+    return total
+
+
+def cpu_ticks(pid):
+    """utime + stime of the process (all threads), in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def idle_window(pid, seconds):
+    """Context switches and CPU ms of pid over `seconds` of doing nothing."""
+    c0, t0 = ctxt_switches(pid), cpu_ticks(pid)
+    time.sleep(seconds)
+    c1, t1 = ctxt_switches(pid), cpu_ticks(pid)
+    return c1 - c0, (t1 - t0) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------- the daemons
+
+def is_tmpfs(path):
+    best, fstype = "", ""
+    with open("/proc/mounts") as f:
+        for line in f:
+            parts = line.split()
+            mount, kind = parts[1], parts[2]
+            if path.startswith(mount) and len(mount) > len(best):
+                best, fstype = mount, kind
+    return fstype == "tmpfs"
+
+
+def add_fake_led(root, device, max_brightness):
+    """A fake LED class device: plain files, as the kernel shows them."""
+    d = os.path.join(root, device)
+    os.makedirs(d, exist_ok=True)
+    for name, content in [("brightness", "0"), ("max_brightness", str(max_brightness)),
+                          ("trigger", "[none] timer heartbeat pattern"),
+                          ("delay_on", "500"), ("delay_off", "500")]:
+        with open(os.path.join(d, name), "w") as f:
+            f.write(content + "\n")
+
+
+class Ledd:
+    def __init__(self, bins, workdir, name, simulate=False):
+        self.bins = bins
+        self.dir = os.path.join(workdir, name)
+        self.sysfs = os.path.join(self.dir, "leds")
+        self.socket = os.path.join(self.dir, "ledd.sock")
+        self.config = os.path.join(self.dir, "ledd.toml")
+        self.log = os.path.join(self.dir, "ledd.log")
+        self.simulate = simulate
+        self.proc = None
+        for device, maximum in [("ACT", 1), ("PWR", 255), ("DISK", 1)]:
+            add_fake_led(self.sysfs, device, maximum)
+        leds = '[leds.status]\ndevice = "ACT"\n[leds.power]\ndevice = "PWR"\n[leds.disk]\ndevice = "DISK"\n'
+        base = (f'socket = "{self.socket}"\nsysfs_root = "{self.sysfs}"\n'
+                f'state_file = "{self.dir}/state.toml"\n')
+        # The per-connection rate limit would turn the round-trip figures into
+        # a measure of the limiter: lift it where this ledd knows the key.
+        self.rate_limit_lifted = False
+        with open(self.config, "w") as f:
+            f.write(base + "rate_limit = 1000000\n" + leds)
+        check = subprocess.run([bins["ledd"], "--config", self.config, "--check-config"],
+                               capture_output=True, text=True)
+        if check.returncode == 0:
+            self.rate_limit_lifted = True
+        else:
+            with open(self.config, "w") as f:
+                f.write(base + leds)
+
+    @property
+    def addr(self):
+        return "unix:" + self.socket
+
+    def start(self):
+        """Starts ledd; returns the seconds until its socket accepts a connection."""
+        args = [self.bins["ledd"], "--config", self.config]
+        if self.simulate:
+            args.append("--simulate")
+        logf = open(self.log, "a")
+        begin = time.perf_counter()
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=logf)
+        logf.close()
+        while True:
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                    s.connect(self.socket)
+                return time.perf_counter() - begin
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                die(f"ledd exited with {self.proc.returncode}: {open(self.log).read()}")
+            if time.perf_counter() - begin > 10:
+                die(f"ledd did not come up: {open(self.log).read()}")
+            time.sleep(0.0002)
+
+    def order(self, line):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(self.socket)
+            s.sendall(line.encode() + b"\n")
+            reply = b""
+            while not reply.endswith(b"\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+        reply = reply.decode().strip()
+        if not reply.startswith("ok"):
+            die(f"ledd refused {line!r}: {reply}")
+        return reply
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class Baseline:
+    def __init__(self, workdir, name="baseline"):
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port_file = os.path.join(self.dir, "port")
+        self.pin = os.path.join(self.dir, "gpio-pin")
+        self.proc = None
+        self.port = None
+
+    @property
+    def addr(self):
+        return f"tcp:127.0.0.1:{self.port}"
+
+    def start(self):
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
+        begin = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "bench", "baseline_server.py"), self.port_file, self.pin],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        while True:
+            if os.path.exists(self.port_file):
+                with open(self.port_file) as f:
+                    self.port = int(f.read())
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    return time.perf_counter() - begin
+                except OSError:
+                    pass
+            if self.proc.poll() is not None:
+                die(f"baseline exited with {self.proc.returncode}")
+            if time.perf_counter() - begin > 10:
+                die("baseline did not come up")
+            time.sleep(0.0002)
+
+    def order(self, line):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            s.sendall(line.encode() + b"\n")
+            reply = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+        reply = reply.decode().strip()
+        if not reply.startswith("ok"):
+            die(f"baseline refused {line!r}: {reply}")
+        return reply
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+# ---------------------------------------------------------------- load
+
+FAILURES = []  # (what, failed orders, first failure): refusals under load are ledd bugs to report
+
+
+def loadgen(bins, *args):
+    out = subprocess.run([bins["loadgen"], *map(str, args)], capture_output=True, text=True)
+    if out.returncode != 0:
+        die(f"loadgen {' '.join(map(str, args))} failed: {out.stderr.strip()}")
+    result = json.loads(out.stdout)
+    if result.get("errors"):
+        shown = ["ledd" if str(a).startswith("unix:") else "baseline" if str(a).startswith("tcp:") else str(a)
+                 for a in args]
+        what = " ".join(shown[:3] if args[0] != "throughput" else shown[:5])
+        FAILURES.append((what, result["errors"], out.stderr.strip()))
+        log(f"WARNING: {result['errors']} orders failed in: loadgen {what}: {out.stderr.strip()}")
+    return result
+
+
+def startup_times(start, stop, runs):
+    times = []
+    for _ in range(runs):
+        times.append(start())
+        stop()
+    return statistics.median(times) * 1000.0
+
+
+# ---------------------------------------------------------------- report
+
+def machine():
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = "?"
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / MIB:.1f} GiB"
+    try:
+        load = open("/proc/loadavg").read().split()[:3]
+    except OSError:
+        load = ["?"] * 3
+    return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
+            "arch": platform.machine(), "mem": mem, "load": " ".join(load),
+            "python": platform.python_version()}
+
+
+def git_describe():
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True,
+                              capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return head + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def fmt(value, unit=""):
+    if value is None:
+        return "n/a"
+    if isinstance(value, str):
+        return value
+    if abs(value) >= 100 or value == int(value):
+        text = f"{value:,.0f}"
+    else:
+        text = f"{value:,.1f}" if abs(value) >= 10 else f"{value:,.2f}"
+    return f"{text} {unit}".strip()
+
+
+def ratio(a, b):
+    if isinstance(a, str) or isinstance(b, str):
+        return ""
+    if a is None or b is None:
+        return "n/a"
+    if b == 0:
+        return "—" if a == 0 else "∞"
+    r = a / b
+    return f"{r:.3f}" if r < 0.1 else f"{r:.2f}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="CI mode: fewer iterations, 3 s wakeup window")
+    parser.add_argument("--out", help="report file (default BENCHMARKS.md, or target/bench/BENCHMARKS-quick.md with --quick)")
+    args = parser.parse_args()
+    quick = args.quick
+    n_persistent = 10000 if quick else 20000
+    n_newconn = 2000 if quick else 10000
+    n_ledctl = 20 if quick else 100
+    n_starts = 5 if quick else 20
+    n_hold = 500
+    tp_secs = 1 if quick else 3
+    wake_secs = 3 if quick else 10
+
+    bins = build(quick)
+    out = args.out or (os.path.join(bins["target"], "bench", "BENCHMARKS-quick.md") if quick
+                       else os.path.join(ROOT, "BENCHMARKS.md"))
+    shm = "/dev/shm"
+    base_dir = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) and is_tmpfs(shm) else None
+    workdir = tempfile.mkdtemp(prefix="ledd-bench-", dir=base_dir)
+    if not is_tmpfs(workdir):
+        log(f"warning: {workdir} is not on tmpfs; file writes include the disk")
+    log(f"work dir {workdir}; mode {'quick' if quick else 'full'}")
+
+    rows = []          # (label, ledd, baseline, unit)
+    ledd = Ledd(bins, workdir, "ledd")
+    base = Baseline(workdir)
+    sim = Ledd(bins, workdir, "ledd-sim", simulate=True)
+    try:
+        # Sizes.
+        size_ledd = os.path.getsize(bins["ledd"])
+        size_ledctl = os.path.getsize(bins["ledctl"])
+        file_tool = shutil.which("file")
+        stripped = "unknown (no file(1))"
+        if file_tool:
+            text = subprocess.run([file_tool, "-b", bins["ledd"]], capture_output=True, text=True).stdout
+            stripped = "yes" if ", stripped" in text else "NO"
+
+        # Start-up time to socket ready.
+        log(f"start-up time, {n_starts} starts each")
+        start_ledd = startup_times(ledd.start, ledd.stop, n_starts)
+        start_base = startup_times(base.start, base.stop, n_starts)
+
+        ledd.start()
+        base.start()
+        time.sleep(0.5)
+        ledd_rest, _ = rss_kib(ledd.proc.pid)
+        base_rest, _ = rss_kib(base.proc.pid)
+        ledd_rest_anon, base_rest_anon = anon_kib(ledd.proc.pid), anon_kib(base.proc.pid)
+
+        log(f"round trips on one connection, {n_persistent} orders")
+        pers = loadgen(bins, "persistent", ledd.addr, n_persistent, "blink power 2", "blink power 3")
+        pers_status = loadgen(bins, "persistent", ledd.addr, n_persistent, "status power", "status")
+
+        log(f"round trips with a new connection per order, {n_newconn} orders")
+        newc = loadgen(bins, "newconn", ledd.addr, n_newconn, "blink power 2", "blink power 3")
+        newc_base = loadgen(bins, "newconn", base.addr, n_newconn, "clignote 2", "clignote 3", "--eof")
+
+        log(f"ledctl whole process, {n_ledctl} runs")
+        ctl = loadgen(bins, "exec", n_ledctl, bins["ledctl"], "--socket", ledd.socket, "blink", "power", "2")
+
+        throughput = {}
+        for clients in (1, 8, 64):
+            log(f"throughput, {clients} clients, {tp_secs} s")
+            throughput[("newconn", clients)] = (
+                loadgen(bins, "throughput", ledd.addr, clients, tp_secs, "newconn", "blink power 2", "blink power 3"),
+                loadgen(bins, "throughput", base.addr, clients, tp_secs, "newconn", "clignote 2", "clignote 3", "--eof"))
+            throughput[("persistent", clients)] = (
+                loadgen(bins, "throughput", ledd.addr, clients, tp_secs, "persistent", "blink power 2", "blink power 3"),
+                None)
+
+        log(f"{n_hold} concurrent clients")
+        hold = loadgen(bins, "hold", ledd.addr, n_hold, "status power")
+        hold_base = loadgen(bins, "hold", base.addr, n_hold, "clignote 2", "--eof")
+        if hold["ok"] != n_hold:
+            FAILURES.append((f"hold {n_hold}", n_hold - hold["ok"], "replies that were not ok"))
+        time.sleep(1.5)  # let the loop drop the closed clients and trim (1 s after the last one)
+        ledd_after, ledd_peak = rss_kib(ledd.proc.pid)
+        base_after, base_peak = rss_kib(base.proc.pid)
+        ledd_after_anon, base_after_anon = anon_kib(ledd.proc.pid), anon_kib(base.proc.pid)
+        # The same load again tells a leak (grows again) from a high-water
+        # mark the allocator keeps (stays put).
+        log("the same load again (leak or high-water mark?)")
+        loadgen(bins, "persistent", ledd.addr, n_persistent, "blink power 2", "blink power 3")
+        loadgen(bins, "hold", ledd.addr, n_hold, "status power")
+        loadgen(bins, "hold", base.addr, n_hold, "clignote 2", "--eof")
+        time.sleep(1.5)
+        ledd_again, ledd_peak = rss_kib(ledd.proc.pid)
+        base_again, base_peak = rss_kib(base.proc.pid)
+
+        # Wakeups while blinking: three LEDs on ledd (the kernel blinks them;
+        # here the fake tree), 10 Hz on the baseline; no client connected.
+        log(f"wakeups while blinking, {wake_secs} s windows")
+        for led, hz in (("status", 2), ("power", 5), ("disk", 10)):
+            ledd.order(f"blink {led} {hz}")
+        base.order("clignote 10")
+        sim.start()
+        for led, hz in (("status", 2), ("power", 5), ("disk", 10)):
+            sim.order(f"blink {led} {hz}")
+        time.sleep(1.5)
+        wake_ledd, cpu_ledd = idle_window(ledd.proc.pid, wake_secs)
+        wake_base, cpu_base = idle_window(base.proc.pid, wake_secs)
+        wake_sim, cpu_sim = idle_window(sim.proc.pid, wake_secs)
+        threads_ledd = len(os.listdir(f"/proc/{ledd.proc.pid}/task"))
+        threads_base = len(os.listdir(f"/proc/{base.proc.pid}/task"))
+        sim_rest, _ = rss_kib(sim.proc.pid)
+        ledd_log = open(ledd.log).read()
+        refusals = ledd_log.count("refused a connection")
+    finally:
+        ledd.stop()
+        sim.stop()
+        base.stop()
+
+    # ------------------------------------------------------------ table
+    rows.append(("Order round trip, one persistent connection, median (`blink power 2`/`3`)",
+                 pers["median_us"], None, "µs"))
+    rows.append(("Order round trip, one persistent connection, p99", pers["p99_us"], None, "µs"))
+    rows.append(("Order round trip, one persistent connection, median (`status`)",
+                 pers_status["median_us"], None, "µs"))
+    rows.append(("Order round trip, one persistent connection, p99 (`status`)",
+                 pers_status["p99_us"], None, "µs"))
+    rows.append(("Order round trip, new connection per order, median", newc["median_us"],
+                 newc_base["median_us"], "µs"))
+    rows.append(("Order round trip, new connection per order, p99", newc["p99_us"], newc_base["p99_us"], "µs"))
+    rows.append((f"`ledctl blink power 2`, whole process, median of {n_ledctl}", ctl["median_us"] / 1000.0,
+                 None, "ms"))
+    for clients in (1, 8, 64):
+        l, b = throughput[("newconn", clients)]
+        rows.append((f"Throughput, new connection per order, {clients} client{'s' if clients > 1 else ''}",
+                     l["orders_per_s"], b["orders_per_s"], "orders/s"))
+    for clients in (1, 8, 64):
+        l, _ = throughput[("persistent", clients)]
+        rows.append((f"Throughput, persistent connections, {clients} client{'s' if clients > 1 else ''}",
+                     l["orders_per_s"], None, "orders/s"))
+    rows.append(("RSS at rest (VmRSS)", ledd_rest / 1024, base_rest / 1024, "MiB"))
+    rows.append((f"Peak RSS over the run (VmHWM), incl. {n_hold} concurrent clients", ledd_peak / 1024,
+                 base_peak / 1024, "MiB"))
+    rows.append(("RSS after the load (VmRSS)", ledd_after / 1024, base_after / 1024, "MiB"))
+    rows.append(("Anonymous RSS (heap, stacks) at rest → after the load", f"{ledd_rest_anon} → {ledd_after_anon} KiB",
+                 f"{base_rest_anon} → {base_after_anon} KiB", ""))
+    rows.append(("RSS after the same load a second time (VmRSS)", ledd_again / 1024, base_again / 1024, "MiB"))
+    rows.append((f"{n_hold} concurrent clients: all connect, order, reply, close", hold["elapsed_s"] * 1000,
+                 hold_base["elapsed_s"] * 1000, "ms"))
+    rows.append((f"Wakeups while blinking, {wake_secs} s, no client (ledd: 3 LEDs, fake sysfs; baseline: 10 Hz)",
+                 wake_ledd, wake_base, "ctx switches"))
+    rows.append((f"CPU time while blinking, {wake_secs} s", cpu_ledd, cpu_base, "ms"))
+    rows.append((f"Wakeups while blinking, {wake_secs} s, `--simulate` backend, 3 LEDs", wake_sim, None,
+                 "ctx switches"))
+    rows.append(("Threads", threads_ledd, threads_base, ""))
+    rows.append(("Start-up to socket ready, median of %d" % n_starts, start_ledd, start_base, "ms"))
+    rows.append(("Binary size, ledd (stripped: %s)" % stripped, size_ledd / 1024, None, "KiB"))
+    rows.append(("Binary size, ledctl", size_ledctl / 1024, None, "KiB"))
+
+    # ------------------------------------------------------------ budgets
+    growth = (ledd_after - ledd_rest) / ledd_rest
+    checks = [
+        ("idle wakeups while blinking (fake sysfs) = 0", wake_ledd <= BUDGET_WAKEUPS, f"{wake_ledd} in {wake_secs} s"),
+        ("idle wakeups while blinking (--simulate) = 0", wake_sim <= BUDGET_WAKEUPS, f"{wake_sim} in {wake_secs} s"),
+        ("ledd peak RSS < 4 MiB", ledd_peak < BUDGET_RSS_KIB, f"VmHWM {ledd_peak} KiB"),
+        ("stripped ledd < 2 MiB", size_ledd < BUDGET_SIZE_BYTES and stripped != "NO",
+         f"{size_ledd} bytes, stripped: {stripped}"),
+        ("persistent-connection round trip median < 50 µs", pers["median_us"] < BUDGET_PERSISTENT_MEDIAN_US,
+         f"{pers['median_us']:.1f} µs"),
+        ("RSS after the load within 10 % of at rest", abs(growth) <= BUDGET_RSS_GROWTH,
+         f"{ledd_rest} -> {ledd_after} KiB ({growth * 100:+.1f} %)"),
+    ]
+    checks.append(("no order failed under load (every reply ok)", not FAILURES,
+                   f"{sum(n for _, n, _ in FAILURES)} failed orders, ledd logged {refusals} refused connections"
+                   if FAILURES else "all replies ok"))
+    passed = sum(1 for _, ok, _ in checks if ok)
+    failed = len(checks) - passed
+
+    m = machine()
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    cmd = "python3 bench/run.py" + (" --quick" if quick else "")
+    lines = [
+        "# ledd benchmarks",
+        "",
+        f"Generated by `{cmd}` on {now}, ledd at {git_describe()}. Do not edit by hand: rerun the command.",
+        "",
+        f"Machine: {m['nproc']} CPUs ({m['cpu']}, {m['arch']}), {m['mem']} RAM, Linux {m['kernel']}, "
+        f"Python {m['python']}; load average at the end {m['load']}. "
+        "The CPUs are shared with other jobs, so the timings are noisy; sizes, RSS and wakeups are not.",
+        "",
+        "Method: ledd (release build) runs on a fake sysfs tree of plain files on tmpfs (3 LEDs; state file on "
+        "tmpfs too). The baseline is `bench/baseline_server.py`, the design ledd replaces: TCP on 127.0.0.1, one "
+        "order per connection (`clignote F` / `eteindre`), a Python thread toggling a fake GPIO pin with "
+        "`time.sleep`. Both get the same client load from `bench/loadgen` (Rust, std only); ledd orders alternate "
+        "`blink power 2` / `blink power 3` (each changes the LED and saves the state file), baseline orders "
+        "alternate `clignote 2` / `clignote 3`. Wakeups = voluntary + involuntary context switches summed over "
+        "`/proc/PID/task/*/status`. Ratio = ledd / baseline (below 1 is better, except throughput).",
+        "",
+        "| Measure | ledd | baseline | ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, a, b, unit in rows:
+        lines.append(f"| {label} | {fmt(a, unit)} | {fmt(b, unit)} | {ratio(a, b)} |")
+    lines += ["", "Baseline n/a: it has no persistent connections, no client program, and is a script."]
+    if not ledd.rate_limit_lifted:
+        lines += ["", "Note: this ledd does not know `rate_limit`; run with its defaults."]
+    else:
+        lines += ["", "ledd ran with `rate_limit = 1000000` so the per-connection limiter (default 200 changes/s) "
+                  "does not dominate the round-trip and throughput figures."]
+    if FAILURES:
+        lines += ["", "**Orders that failed under load** (throughput figures above count only `ok` replies):", ""]
+        lines += [f"- `loadgen {what}`: {n} failed; {first}" for what, n, first in FAILURES]
+    lines += ["",
+              "## Budgets", "", "| Budget | Result | Measured |", "|---|---|---|"]
+    for name, ok, detail in checks:
+        lines.append(f"| {name} | {'PASS' if ok else 'FAIL'} | {detail} |")
+    lines += ["", f"{passed} passed, {failed} failed", "",
+              f"Iterations: {n_persistent} persistent orders, {n_newconn} new-connection orders, {n_ledctl} ledctl "
+              f"runs, {tp_secs} s per throughput point, {n_hold} concurrent clients, {wake_secs} s wakeup windows, "
+              f"{n_starts} starts. In-process costs (parsing, formatting, Engine::execute): `cargo bench --bench core`.",
+              ""]
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines[lines.index("| Measure | ledd | baseline | ratio |"):]))
+    log(f"report written to {os.path.relpath(out, ROOT)}")
+    if "panicked" in ledd_log:
+        log("warning: ledd's log mentions a panic:\n" + ledd_log)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+    for name, ok, detail in checks:
+        print(f"{'PASS' if ok else 'FAIL'}: {name} ({detail})")
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
