@@ -1,0 +1,321 @@
+# ledd scenarios against the real kernel (busybox ash, sourced by /init).
+# Every ledctl call is echoed as "LEDD-INFO $ ledctl ... -> rc=N output" so a
+# failing check can be traced to the exact command and reply.
+
+# shellcheck shell=dash disable=SC2034  # LEDD_CHECKS is used by /init
+LEDD_CHECKS="s0-check-config s0-start
+ s9-pattern-no-module s9-pattern-loaded
+ s1-blink-5hz s1-blink-2hz s1-blink-2hz-duty25
+ s2-rate-change-no-rewrite
+ s3-off s3-on s3-on-zero-range s3-heartbeat s3-pattern s3-trigger-listed s3-trigger-unlisted
+ s4-clignote-default s4-eteindre
+ s8-bad-zero s8-bad-negative s8-bad-inf s8-bad-abc s8-bad-unknown-led s8-bad-dotdot s8-ledd-alive
+ s5-kill9-keeps-blinking s5-restart-status s5-no-gap
+ s6-sigterm-keep s6-sigterm-off
+ s7-user-runs s7-user-blink-udev-standin s7-user-blink-no-permission s7-user-still-serving"
+
+SOCK=/run/ledd/ledd.sock
+STATE=/run/ledd-state/state.toml
+export LEDD_SOCKET=$SOCK
+
+# write_config FILE SOCKET STATE_FILE ON_EXIT
+write_config() {
+	cat >"$1" <<-EOC
+	socket = "$2"
+	state_file = "$3"
+	default_led = "caps"
+	on_exit = "$4"
+	restore = true
+	[leds.caps]
+	device = "$CAPS"
+	[leds.num]
+	device = "$NUM"
+	[leds.scroll]
+	device = "$SCROLL"
+	EOC
+}
+
+# lc ARGS...: run ledctl, keep rc in LC_RC and stdout+stderr in LC_RAW (as
+# printed) and LC_OUT (on one line).
+lc() {
+	LC_RAW=$(ledctl "$@" 2>&1)
+	LC_RC=$?
+	LC_OUT=$(echo "$LC_RAW" | tr '\n' ' ' | tr -s ' ')
+	info "\$ ledctl $* -> rc=$LC_RC $LC_OUT"
+}
+# lcfield NAME: the "  NAME: value" line of ledctl's last (human) output.
+lcfield() { echo "$LC_RAW" | sed -n "s/^ *$1: //p" | head -n1; }
+
+# start_ledd CONFIG SOCKET [USER]: start ledd in the background, wait until it
+# answers on its socket (at most 20 s: a Rust binary starts slowly under TCG).
+start_ledd() {
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	if [ -n "${3:-}" ]; then
+		# busybox su execs the shell, which execs ledd: $! is ledd's pid.
+		su -s /bin/sh "$3" -c "exec /usr/bin/ledd --config $1" 2>>/tmp/ledd.log &
+	else
+		/usr/bin/ledd --config "$1" 2>>/tmp/ledd.log &
+	fi
+	LEDD_PID=$!
+	i=0
+	while [ $i -lt 200 ]; do
+		ledsend "$2" version >/dev/null 2>&1 && break
+		kill -0 "$LEDD_PID" 2>/dev/null || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	info "ledd pid $LEDD_PID up after $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')s: $(ledsend "$2" version 2>&1)"
+	ledsend "$2" version >/dev/null 2>&1
+}
+
+# stop_ledd SIGNAL: signal ledd, wait for it (at most 10 s), exit status in LEDD_RC.
+stop_ledd() {
+	kill -"$1" "$LEDD_PID"
+	i=0
+	while kill -0 "$LEDD_PID" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	wait "$LEDD_PID"
+	LEDD_RC=$?
+	info "ledd pid $LEDD_PID stopped by SIG$1, exit status $LEDD_RC"
+}
+
+alive() { kill -0 "$LEDD_PID" 2>/dev/null; }
+
+# blink_check NAME LED FREQ DUTY DELAY_ON DELAY_OFF LEDCTL_ARGS...
+# The order succeeds, the kernel holds [timer] with the expected delays, and
+# the measured rate/duty are within 10 % / 10 points of the order.
+blink_check() {
+	n=$1 led=$2 f=$3 d=$4 on=$5 off=$6
+	shift 6
+	lc "$@"
+	s=$(sample "$led" 4)
+	mf=$(kv "$s" freq) md=$(kv "$s" duty)
+	ok=1
+	[ $LC_RC = 0 ] && [ "$(active_trigger "$led")" = timer ] \
+		&& [ "$(rd "$led" delay_on)" = "$on" ] && [ "$(rd "$led" delay_off)" = "$off" ] \
+		&& near "$mf" "$f" 10 && within_points "$md" "$d" 10 && ok=0
+	verdict "$n" $ok "ordered=${f}Hz/${d}% measured=${mf}Hz/${md}%" \
+		"trigger=$(active_trigger "$led") delay_on=$(rd "$led" delay_on) delay_off=$(rd "$led" delay_off) rc=$LC_RC ($s)"
+}
+
+# bad_order NAME LEDCTL_ARGS...: ledctl fails (1 = refused by ledd, 2 = usage
+# error found before sending), ledd itself refuses the same raw line, and
+# no LED's kernel state changed.
+bad_order() {
+	n=$1
+	shift
+	before="$(snapshot "$CAPS") $(snapshot "$NUM") $(snapshot "$SCROLL")"
+	lc "$@"
+	raw=$(ledsend "$SOCK" "$*" 2>&1)
+	rrc=$?
+	info "\$ ledsend '$*' -> rc=$rrc $raw"
+	after="$(snapshot "$CAPS") $(snapshot "$NUM") $(snapshot "$SCROLL")"
+	ok=1
+	{ [ $LC_RC = 1 ] || [ $LC_RC = 2 ]; } && [ $rrc = 1 ] && case $raw in err\ *) true ;; *) false ;; esac \
+		&& [ "$before" = "$after" ] && ok=0
+	if [ "$before" = "$after" ]; then same="state unchanged"; else same="STATE CHANGED before=[$before] after=[$after]"; fi
+	verdict "$n" $ok "ledctl rc=$LC_RC '$LC_OUT' raw: '$raw'; $same"
+}
+
+ledd_main() {
+	mkdir -p /etc/ledd /run/ledd /run/ledd-state
+	: >/tmp/ledd.log
+	write_config /etc/ledd/ledd.toml "$SOCK" "$STATE" keep
+	out=$(ledd --config /etc/ledd/ledd.toml --check-config 2>&1)
+	verdict s0-check-config $? "$(echo "$out" | tr '\n' ' ')"
+	start_ledd /etc/ledd/ledd.toml "$SOCK"
+	verdict s0-start $? "pid=$LEDD_PID $(ledsend "$SOCK" list 2>&1)"
+
+	# --- 9: trigger module not loaded -> err no-trigger naming the module
+	lc pattern caps 1:200 0:200
+	ok=1
+	[ $LC_RC = 1 ] && echo "$LC_OUT" | grep -q no-trigger && echo "$LC_OUT" | grep -q ledtrig-pattern && ok=0
+	verdict s9-pattern-no-module $ok "rc=$LC_RC $LC_OUT"
+	insmod /lib/modules/ledtrig-pattern.ko
+	has_trigger "$CAPS" pattern
+	verdict s9-pattern-loaded $? "insmod ledtrig-pattern; triggers: $(cat "$(ledpath "$CAPS")/trigger")"
+
+	# --- 1: blink rates and duty measured on the real LED
+	blink_check s1-blink-5hz "$CAPS" 5 50 100 100 blink caps 5
+	blink_check s1-blink-2hz "$CAPS" 2 50 250 250 blink caps 2
+	blink_check s1-blink-2hz-duty25 "$CAPS" 2 25 125 375 blink caps 2 25
+
+	# --- 2: changing the rate while blinking only writes the delays: the
+	# delay files keep their inodes and no trigger-change uevent is sent.
+	lc blink caps 5
+	sleep 0.5
+	i_on=$(ino "$CAPS" delay_on) i_off=$(ino "$CAPS" delay_off) u1=$(uevents_for "$CAPS")
+	blink_check s2-rate-change-tmp "$CAPS" 2 50 250 250 blink caps 2 >/tmp/s2.out
+	sleep 0.5 # uevent helper latency
+	j_on=$(ino "$CAPS" delay_on) j_off=$(ino "$CAPS" delay_off) u2=$(uevents_for "$CAPS")
+	ok=1
+	grep -q 'LEDD-CHECK PASS' /tmp/s2.out && [ "$i_on" = "$j_on" ] && [ "$i_off" = "$j_off" ] && [ "$u1" = "$u2" ] && ok=0
+	verdict s2-rate-change-no-rewrite $ok "inodes delay_on $i_on->$j_on delay_off $i_off->$j_off change-uevents $u1->$u2;" \
+		"$(sed -n 's/^LEDD-CHECK [A-Z]* s2-rate-change-tmp //p' /tmp/s2.out)"
+	grep '^LEDD-INFO' /tmp/s2.out
+
+	# --- 3: off / on / range error / heartbeat / pattern / raw triggers
+	max=$(rd "$CAPS" max_brightness)
+	lc off caps
+	ok=1
+	[ $LC_RC = 0 ] && [ "$(active_trigger "$CAPS")" = none ] && [ "$(rd "$CAPS" brightness)" = 0 ] && ok=0
+	verdict s3-off $ok "rc=$LC_RC $(snapshot "$CAPS")"
+	lc on caps
+	ok=1
+	[ $LC_RC = 0 ] && [ "$(active_trigger "$CAPS")" = none ] && [ "$(rd "$CAPS" brightness)" = "$max" ] && ok=0
+	verdict s3-on $ok "rc=$LC_RC $(snapshot "$CAPS") max_brightness=$max"
+	# ledctl may refuse this itself (exit 2), so also send the raw order to
+	# check that ledd answers "err range".
+	before=$(snapshot "$CAPS")
+	lc on caps 0
+	raw=$(ledsend "$SOCK" "on caps 0" 2>&1)
+	ok=1
+	{ [ $LC_RC = 2 ] || { [ $LC_RC = 1 ] && echo "$LC_OUT" | grep -q range; }; } \
+		&& case $raw in "err range"*) true ;; *) false ;; esac && [ "$(snapshot "$CAPS")" = "$before" ] && ok=0
+	verdict s3-on-zero-range $ok "ledctl rc=$LC_RC '$LC_OUT' raw: '$raw' before=$before after=$(snapshot "$CAPS")"
+	lc heartbeat caps
+	ok=1
+	[ $LC_RC = 0 ] && [ "$(active_trigger "$CAPS")" = heartbeat ] && ok=0
+	verdict s3-heartbeat $ok "rc=$LC_RC $(snapshot "$CAPS")"
+	lc pattern caps 1:200 0:200
+	s=$(sample "$CAPS" 4)
+	mf=$(kv "$s" freq) md=$(kv "$s" duty)
+	ok=1
+	[ $LC_RC = 0 ] && [ "$(active_trigger "$CAPS")" = pattern ] && near "$mf" 2.5 10 && within_points "$md" 50 10 && ok=0
+	verdict s3-pattern $ok "ordered=2.5Hz/50% measured=${mf}Hz/${md}% kernel pattern='$(rd "$CAPS" pattern)' rc=$LC_RC ($s)"
+	trig=kbd-capslock
+	has_trigger "$CAPS" default-on && trig=default-on
+	lc trigger caps $trig
+	ok=1
+	[ $LC_RC = 0 ] && [ "$(active_trigger "$CAPS")" = $trig ] && ok=0
+	verdict s3-trigger-listed $ok "rc=$LC_RC $(snapshot "$CAPS")"
+	before=$(snapshot "$CAPS")
+	lc trigger caps no-such-trigger
+	ok=1
+	[ $LC_RC = 1 ] && echo "$LC_OUT" | grep -q no-trigger && [ "$(snapshot "$CAPS")" = "$before" ] && ok=0
+	verdict s3-trigger-unlisted $ok "rc=$LC_RC '$LC_OUT' after=$(snapshot "$CAPS")"
+
+	# --- 4: the seed's French orders on the default LED
+	blink_check s4-clignote-default "$CAPS" 4 50 125 125 clignote 4
+	lc eteindre
+	ok=1
+	[ $LC_RC = 0 ] && [ "$(active_trigger "$CAPS")" = none ] && [ "$(rd "$CAPS" brightness)" = 0 ] && ok=0
+	verdict s4-eteindre $ok "rc=$LC_RC $(snapshot "$CAPS")"
+
+	# --- 8: bad orders fail cleanly and leave every LED as it was
+	lc blink caps 5
+	lc on num
+	lc off scroll
+	bad_order s8-bad-zero blink caps 0
+	bad_order s8-bad-negative blink caps -1
+	bad_order s8-bad-inf blink caps inf
+	bad_order s8-bad-abc blink caps abc
+	bad_order s8-bad-unknown-led blink nosuch 2
+	bad_order s8-bad-dotdot blink ../x 2
+	lc status caps
+	ok=1
+	alive && [ $LC_RC = 0 ] && ok=0
+	verdict s8-ledd-alive $ok "rc=$LC_RC $LC_OUT"
+
+	# --- 5: SIGKILL leaves the kernel blinking; a restarted ledd reads the
+	# state back from the kernel without a visible gap in the blinking.
+	lc blink caps 5
+	ledsample "$(ledpath "$CAPS")/brightness" 9 >/tmp/s5.out &
+	sp=$!
+	sleep 1
+	kill -9 "$LEDD_PID"
+	wait "$LEDD_PID"
+	info "ledd killed with SIGKILL (pid $LEDD_PID); socket file left: $(ls "$SOCK" 2>&1)"
+	s=$(sample "$CAPS" 3)
+	mf=$(kv "$s" freq)
+	ok=1
+	[ "$(active_trigger "$CAPS")" = timer ] && near "$mf" 5 10 && ok=0
+	verdict s5-kill9-keeps-blinking $ok "measured=${mf}Hz while ledd is dead $(snapshot "$CAPS") ($s)"
+	start_ledd /etc/ledd/ledd.toml "$SOCK"
+	lc status caps
+	ok=1
+	[ $LC_RC = 0 ] && [ "$(lcfield mode)" = blink ] && near "$(lcfield freq)" 5 1 && ok=0
+	verdict s5-restart-status $ok "rc=$LC_RC $LC_OUT"
+	wait $sp
+	s=$(cat /tmp/s5.out)
+	mf=$(kv "$s" freq) gap=$(kv "$s" maxgap_ms)
+	ok=1
+	le "$gap" 200 && near "$mf" 5 10 && [ "$(active_trigger "$CAPS")" = timer ] && ok=0
+	verdict s5-no-gap $ok "across kill+restart: longest toggle gap ${gap}ms (period 200ms) measured=${mf}Hz ($s)"
+
+	# --- 6: SIGTERM: on_exit=keep leaves the LEDs; on_exit=off turns them off.
+	# Both remove the socket.
+	stop_ledd TERM
+	ok=1
+	[ $LEDD_RC = 0 ] && [ ! -e "$SOCK" ] && [ "$(active_trigger "$CAPS")" = timer ] && ok=0
+	verdict s6-sigterm-keep $ok "exit=$LEDD_RC socket $(ls "$SOCK" 2>/dev/null || echo removed) $(snapshot "$CAPS")"
+	write_config /etc/ledd/off.toml "$SOCK" "$STATE" off
+	start_ledd /etc/ledd/off.toml "$SOCK"
+	lc blink caps 5
+	lc on num
+	lc heartbeat scroll
+	stop_ledd TERM
+	ok=1
+	after="$(snapshot "$CAPS") $(snapshot "$NUM") $(snapshot "$SCROLL")"
+	[ $LEDD_RC = 0 ] && [ ! -e "$SOCK" ] \
+		&& [ "$after" = "$CAPS:trigger=none,brightness=0 $NUM:trigger=none,brightness=0 $SCROLL:trigger=none,brightness=0" ] && ok=0
+	verdict s6-sigterm-off $ok "exit=$LEDD_RC socket $(ls "$SOCK" 2>/dev/null || echo removed) $after"
+
+	# --- 7: unprivileged ledd. Group "leds" may write brightness/trigger (the
+	# package's udev "add" rule); the delay files appear root-owned when the
+	# timer trigger is set, and a stand-in for udev's "change" rule fixes them
+	# ~50 ms later: ledd's bounded retry must cover that window.
+	for l in "$CAPS" "$NUM" "$SCROLL"; do
+		echo none >"$(ledpath "$l")/trigger"
+		chgrp leds "$(ledpath "$l")/brightness" "$(ledpath "$l")/trigger"
+		chmod g+w "$(ledpath "$l")/brightness" "$(ledpath "$l")/trigger"
+	done
+	mkdir -p /tmp/ledd-user
+	chown ledd:leds /tmp/ledd-user
+	usock=/tmp/ledd-user/ledd.sock
+	write_config /etc/ledd/user.toml "$usock" /tmp/ledd-user/state.toml keep
+	start_ledd /etc/ledd/user.toml "$usock" ledd
+	ok=$?
+	uid=$(awk '/^Uid:/ { print $2 }' /proc/"$LEDD_PID"/status 2>/dev/null)
+	[ "$uid" = 1000 ] || ok=1
+	verdict s7-user-runs $ok "pid=$LEDD_PID uid=$uid"
+
+	udev_standin "$CAPS" &
+	st=$!
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	lc --socket "$usock" blink caps 5
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	wait $st
+	s=$(sample "$CAPS" 3)
+	mf=$(kv "$s" freq)
+	ok=1
+	[ $LC_RC = 0 ] && [ "$(active_trigger "$CAPS")" = timer ] && [ "$(rd "$CAPS" delay_on)" = 100 ] \
+		&& [ "$(rd "$CAPS" delay_off)" = 100 ] && near "$mf" 5 10 && ok=0
+	verdict s7-user-blink-udev-standin $ok "rc=$LC_RC order took $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')s" \
+		"$(cat /tmp/standin.log) $(snapshot "$CAPS") measured=${mf}Hz ($s)"
+
+	lc --socket "$usock" off caps
+	lc --socket "$usock" blink caps 5
+	ok=1
+	[ $LC_RC = 1 ] && echo "$LC_OUT" | grep -q permission && ok=0
+	verdict s7-user-blink-no-permission $ok "rc=$LC_RC '$LC_OUT' kernel after: $(snapshot "$CAPS")"
+	lc --socket "$usock" status caps
+	ok=1
+	alive && [ $LC_RC = 0 ] && ok=0
+	verdict s7-user-still-serving $ok "rc=$LC_RC $LC_OUT"
+	stop_ledd TERM
+	info "ledd log (last lines): $(tail -n 15 /tmp/ledd.log | tr '\n' '|')"
+}
+
+# Stand-in for the udev "change" rule: wait for delay_on to appear, then
+# ~50 ms later give group leds write access to the delay files.
+udev_standin() {
+	d=$(ledpath "$1")
+	i=0
+	while [ ! -e "$d/delay_on" ] && [ $i -lt 2000 ]; do usleep 2000; i=$((i + 1)); done
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	usleep 50000
+	chgrp leds "$d/delay_on" "$d/delay_off"
+	chmod g+w "$d/delay_on" "$d/delay_off"
+	echo "stand-in: delay_on seen at uptime ${t0}s, group-writable at $(cut -d' ' -f1 /proc/uptime)s" >/tmp/standin.log
+}

@@ -1,0 +1,40 @@
+# shellcheck shell=dash
+# Helpers shared by the guest scenarios (busybox ash).
+
+# plan "NAMES": announce every check name first (one line, whatever spacing).
+plan() { echo "LEDD-PLAN $(echo "$*" | tr -s '\n\t ' '   ')"; }
+pass() { n=$1; shift; echo "LEDD-CHECK PASS $n $*"; }
+fail() { n=$1; shift; echo "LEDD-CHECK FAIL $n $*"; }
+info() { echo "LEDD-INFO $*"; }
+# verdict NAME OK DETAIL...: OK is 0 (pass) or anything else (fail)
+verdict() { n=$1 ok=$2; shift 2; if [ "$ok" = 0 ]; then pass "$n" "$@"; else fail "$n" "$@"; fi; }
+
+ledpath() { echo "/sys/class/leds/$1"; }
+# Active trigger: the bracketed token of the trigger line.
+active_trigger() { tr ' ' '\n' <"$(ledpath "$1")/trigger" | sed -n 's/^\[\(.*\)\]$/\1/p'; }
+has_trigger() { tr ' ' '\n' <"$(ledpath "$1")/trigger" | tr -d '[]' | grep -qx "$2"; }
+rd() { cat "$(ledpath "$1")/$2" 2>/dev/null || echo "-"; }
+ino() { stat -c %i "$(ledpath "$1")/$2" 2>/dev/null || echo "-"; }
+
+# kv "key=value ..." KEY -> value
+kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
+# near VALUE TARGET TOLERANCE_PERCENT: |VALUE-TARGET| <= TARGET*TOL/100
+near() { awk -v v="$1" -v t="$2" -v p="$3" 'BEGIN { d = v - t; if (d < 0) d = -d; exit !(v != "" && d <= t * p / 100) }'; }
+# within_points VALUE TARGET POINTS: |VALUE-TARGET| <= POINTS
+within_points() { awk -v v="$1" -v t="$2" -v p="$3" 'BEGIN { d = v - t; if (d < 0) d = -d; exit !(v != "" && d <= p) }'; }
+# le A B: A <= B (floats)
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 <= b + 0) }'; }
+
+# sample LED SECONDS -> ledsample's key=value line
+sample() { ledsample "$(ledpath "$1")/brightness" "$2"; }
+
+# Snapshot of what the kernel holds for an LED: trigger, delays, and the
+# brightness when no trigger drives it (a blinking LED's brightness toggles).
+snapshot() {
+	t=$(active_trigger "$1")
+	case $t in
+	timer) echo "$1:trigger=$t,delay_on=$(rd "$1" delay_on),delay_off=$(rd "$1" delay_off),ino=$(ino "$1" delay_on)" ;;
+	none) echo "$1:trigger=$t,brightness=$(rd "$1" brightness)" ;;
+	*) echo "$1:trigger=$t" ;;
+	esac
+}
