@@ -75,6 +75,10 @@ impl SavedState {
             .unwrap_or_default();
         let temporary = directory.join(format!(".{file_name}.tmp"));
         let written = (|| {
+            // Without systemd's StateDirectory= nothing may have made it yet.
+            if !directory.exists() {
+                fs::create_dir_all(directory)?;
+            }
             let mut file = File::create(&temporary)?;
             file.write_all(text.as_bytes())?;
             file.sync_all()
@@ -136,6 +140,14 @@ mod tests {
         let error = state.save(&path).unwrap_err();
         assert_eq!(error.action, "write");
         assert_eq!(SavedState::load(&path).unwrap(), SavedState::default());
+    }
+
+    #[test]
+    fn a_missing_directory_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("var/lib/ledd/state.toml");
+        SavedState::default().save(&path).unwrap();
+        assert!(path.exists());
     }
 
     #[test]

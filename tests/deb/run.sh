@@ -1,0 +1,407 @@
+#!/usr/bin/env bash
+# tests/deb/run.sh - build the ledd Debian package from a clean copy of the
+# work tree, lint it, check its contents, install it on this machine, check
+# the installed system (user, group, binaries, man pages, shipped config,
+# systemd units, udev rule), purge it, check nothing is left, reinstall it.
+# Optionally (default on) cross-build the arm64 package and check it.
+#
+# Runs as root (dpkg -i), unattended. Prints PASS/FAIL/SKIP lines and ends
+# with "N passed, N failed"; exits non-zero when anything failed.
+#
+# Environment:
+#   LEDD_DEB_CROSS=0         skip the arm64 cross build
+#   LEDD_DEB_CHECK=1         run `cargo test` inside the package build
+#   LEDD_DEB_PLACEHOLDERS=1  create placeholder man pages in the *copy* when
+#                            man/*.[1578] are missing (development only)
+#   LEDD_DEB_KEEP=1          keep the package installed and the work dir
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE=$REPO/tests/deb
+# Cargo output and build logs persist under target/ so reruns are fast.
+CACHE=$REPO/target/deb-test
+mkdir -p "$CACHE"
+WORK=$(mktemp -d /tmp/ledd-deb.XXXXXX)
+# Traversable by the unprivileged users of the permission checks below.
+chmod 0755 "$WORK"
+
+passed=0 failed=0 skipped=0
+pass() { echo "PASS: $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+skip() { echo "SKIP: $*"; skipped=$((skipped + 1)); }
+info() { echo "  .. $*"; }
+# check NAME CMD...: PASS when CMD succeeds, else FAIL with its output.
+check() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then pass "$name"; else fail "$name"; printf '%s\n' "$out" | tail -n 20 | sed 's/^/     /'; fi
+}
+
+installed_before=no
+# present: dpkg knows ledd in any state but "not-installed" (half-configured too).
+present() { dpkg-query -W -f='${Status}\n' ledd 2>/dev/null | grep -qv 'not-installed$'; }
+cleanup() {
+	if [ "${LEDD_DEB_KEEP:-0}" != 1 ]; then
+		# Leave the machine as we found it: no ledd package unless one was there.
+		if [ "$installed_before" = no ] && present; then
+			dpkg --purge ledd >/dev/null 2>&1 || true
+		fi
+		rm -rf "$WORK"
+	else
+		echo "kept: $WORK"
+	fi
+}
+trap cleanup EXIT
+
+if [ "$(id -u)" != 0 ]; then
+	echo "FAIL: tests/deb/run.sh must run as root (it installs the package)"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+
+# --- Tools -------------------------------------------------------------------
+# apt-get only when something is missing; the lock may be held by another job.
+apt_updated=no
+apt_install() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "  .. apt-get install ${missing[*]}"
+	if [ "$apt_updated" = no ]; then
+		apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null && apt_updated=yes
+	fi
+	apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >"$CACHE/apt.log" 2>&1 ||
+		{ tail -n 20 "$CACHE/apt.log"; return 1; }
+}
+# systemd is needed for systemd-sysusers (postinst) and systemd-analyze; the
+# package is safe to install without systemd running as PID 1.
+check "build tools installed" apt_install debhelper dpkg-dev fakeroot lintian \
+	device-tree-compiler man-db mandoc systemd binutils file rsync python3
+
+# --- Clean copy of the work tree ---------------------------------------------
+# Tracked and untracked-but-not-ignored files (the repo may have no commit
+# yet), so target/ and other ignored build output never enter the build.
+SRC=$WORK/ledd
+mkdir -p "$SRC"
+copy_tree() {
+	if git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
+		# rsync exit 24 = a file vanished while copying (a live tree, e.g. a
+		# fuzzer's corpus): harmless for the build.
+		(cd "$REPO" && git ls-files -z -c -o --exclude-standard) |
+			rsync -a --from0 --files-from=- --ignore-missing-args "$REPO"/ "$SRC"/ || [ $? -eq 24 ]
+	else
+		rsync -a --exclude=/target --exclude=/.git "$REPO"/ "$SRC"/
+	fi
+}
+check "copy of the work tree (without target/)" copy_tree
+if [ -e "$SRC/target" ]; then fail "copy contains target/"; fi
+
+for m in ledd.8 ledctl.1 ledd.toml.5 ledd-protocol.7; do
+	if [ ! -f "$SRC/man/$m" ]; then
+		if [ "${LEDD_DEB_PLACEHOLDERS:-0}" = 1 ]; then
+			mkdir -p "$SRC/man"
+			name=${m%.*} sec=${m##*.}
+			printf '.TH %s %s 2026 ledd\n.SH NAME\n%s \\- placeholder (tests/deb/run.sh)\n' \
+				"$(echo "$name" | tr '[:lower:]' '[:upper:]')" "$sec" "$name" >"$SRC/man/$m"
+			skip "man/$m missing in the work tree: placeholder used in the copy"
+		else
+			fail "man/$m missing in the work tree (set LEDD_DEB_PLACEHOLDERS=1 to test with a placeholder)"
+		fi
+	fi
+done
+
+cargo_version=$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$SRC/Cargo.toml" | head -n1)
+deb_version=$(cd "$SRC" && dpkg-parsechangelog -S Version)
+if [ "$cargo_version" = "$deb_version" ]; then
+	pass "debian/changelog version $deb_version = Cargo.toml version"
+else
+	fail "debian/changelog version $deb_version != Cargo.toml version $cargo_version"
+fi
+
+# --- Build -------------------------------------------------------------------
+deb_opts=parallel=$(nproc)
+[ "${LEDD_DEB_CHECK:-0}" = 1 ] || deb_opts="nocheck $deb_opts"
+build() { # build LOG ARGS...: dpkg-buildpackage in the copy
+	local log=$1
+	shift
+	(cd "$SRC" && DEB_BUILD_OPTIONS=$deb_opts CARGO_TARGET_DIR=$CACHE/cargo \
+		dpkg-buildpackage -us -uc -b "$@") >"$log" 2>&1 || {
+		tail -n 40 "$log"
+		return 1
+	}
+}
+arch=$(dpkg --print-architecture)
+if check "dpkg-buildpackage -us -uc -b (log: target/deb-test/build.log)" build "$CACHE/build.log"; then
+	deb=$(ls "$WORK"/ledd_"${deb_version}"_"$arch".deb 2>/dev/null || true)
+else
+	deb=
+fi
+if [ -z "$deb" ]; then
+	fail "no ledd_${deb_version}_$arch.deb built: later checks cannot run"
+	echo "$passed passed, $failed failed, $skipped skipped"
+	exit 1
+fi
+pass "built $(basename "$deb")"
+cp "$deb" "$CACHE/"
+
+# --- lintian -------------------------------------------------------------------
+lint() { # lint DEB: PASS when lintian reports no error and no warning; every
+	# tag (info and pedantic included) is printed for the record.
+	local out rc=0
+	out=$CACHE/lintian-$(basename "$1" .deb).txt
+	lintian --fail-on error,warning --display-info --pedantic "$1" >"$out" 2>&1 || rc=$?
+	if [ "$rc" = 0 ]; then pass "lintian --fail-on error,warning $(basename "$1")"; else fail "lintian --fail-on error,warning $(basename "$1") (exit $rc)"; fi
+	if [ -s "$out" ]; then sed 's/^/     lintian: /' "$out"; else info "lintian: no tags at all"; fi
+}
+lint "$deb"
+
+# --- Contents --------------------------------------------------------------------
+contents=$(dpkg-deb -c "$deb")
+printf '%s\n' "$contents" >"$CACHE/contents.txt"
+has() { # has MODE PATH: the package ships PATH with that mode, owned root:root
+	printf '%s\n' "$contents" | awk -v m="$1" -v p="./$2" '$1 == m && $2 == "root/root" && $NF == p { f = 1 } END { exit !f }'
+}
+while read -r mode path; do
+	check "ships $path ($mode)" has "$mode" "$path"
+done <<'EOF'
+-rwxr-xr-x usr/sbin/ledd
+-rwxr-xr-x usr/bin/ledctl
+-rw-r--r-- etc/ledd/ledd.toml
+-rw-r--r-- lib/systemd/system/ledd.service
+-rw-r--r-- lib/systemd/system/ledd.socket
+-rw-r--r-- usr/lib/sysusers.d/ledd.conf
+-rw-r--r-- usr/lib/modules-load.d/ledd.conf
+-rw-r--r-- lib/udev/rules.d/60-ledd.rules
+-rw-r--r-- usr/lib/ledd/overlays/ledd.dtbo
+-rw-r--r-- usr/share/bash-completion/completions/ledctl
+-rw-r--r-- usr/share/zsh/vendor-completions/_ledctl
+-rw-r--r-- usr/share/fish/vendor_completions.d/ledctl.fish
+-rw-r--r-- usr/share/man/man8/ledd.8.gz
+-rw-r--r-- usr/share/man/man1/ledctl.1.gz
+-rw-r--r-- usr/share/man/man5/ledd.toml.5.gz
+-rw-r--r-- usr/share/man/man7/ledd-protocol.7.gz
+-rw-r--r-- usr/share/doc/ledd/copyright
+EOF
+# dh_compress leaves files under 4 kB in /usr/share/doc uncompressed.
+has_readme() { has -rw-r--r-- usr/share/doc/ledd/README.Debian || has -rw-r--r-- usr/share/doc/ledd/README.Debian.gz; }
+check "ships usr/share/doc/ledd/README.Debian[.gz]" has_readme
+if [ -d "$SRC/examples/web" ]; then
+	for f in $(cd "$SRC/examples" && find web -type f | sort); do
+		check "ships examples $f" has -rw-r--r-- "usr/share/doc/ledd/examples/$f"
+	done
+else
+	skip "examples/web not in the work tree"
+fi
+check "conffiles lists /etc/ledd/ledd.toml" sh -c "dpkg-deb --ctrl-tarfile '$deb' | tar -xO ./conffiles | grep -qx /etc/ledd/ledd.toml"
+field() { dpkg-deb -f "$deb" "$1"; }
+check "Conflicts: ledmon" test "$(field Conflicts)" = ledmon
+check "Architecture: $arch" test "$(field Architecture)" = "$arch"
+check "Depends on systemd-sysusers provider" sh -c "dpkg-deb -f '$deb' Depends | grep -q 'systemd | systemd-standalone-sysusers'"
+x=$WORK/x
+dpkg-deb -x "$deb" "$x"
+machine() { readelf -h "$1" | sed -n 's/^ *Machine: *//p'; }
+case $arch in amd64) want="Advanced Micro Devices X86-64" ;; arm64) want=AArch64 ;; *) want=$(machine /bin/sh) ;; esac
+check "usr/sbin/ledd is an ELF for $want" test "$(machine "$x/usr/sbin/ledd")" = "$want"
+check "ledd.dtbo is a device tree overlay with __fixups__" sh -c "fdtdump '$x/usr/lib/ledd/overlays/ledd.dtbo' 2>/dev/null | grep -q __fixups__"
+check "bash completion mentions blink" grep -q blink "$x/usr/share/bash-completion/completions/ledctl"
+check "postinst runs systemd-sysusers" sh -c "dpkg-deb --ctrl-tarfile '$deb' | tar -xO ./postinst | grep -q 'systemd-sysusers.*ledd.conf'"
+
+# --- udev rule: syntax and effect on a fake sysfs tree ----------------------------
+rules=$SRC/udev/60-ledd.rules
+udev_ver=$(udevadm --version 2>/dev/null || echo 0)
+if [ "$udev_ver" -ge 253 ] 2>/dev/null; then
+	check "udevadm verify 60-ledd.rules" udevadm verify "$rules"
+else
+	skip "udevadm verify (needs udev >= 253; have: ${udev_ver/#0/none}): own syntax check instead"
+fi
+check "60-ledd.rules syntax (KEY op \"VALUE\" pairs, allowed keys, GOTO/LABEL)" python3 "$HERE/udev-sim.py" lint "$rules"
+
+# --- Install ----------------------------------------------------------------------
+if present; then
+	installed_before=yes
+	info "ledd was installed before the test: purging it first"
+	dpkg --purge ledd >/dev/null
+fi
+check "dpkg -i $(basename "$deb") (no systemd as PID 1)" dpkg -i "$deb"
+check "dpkg says ledd is installed" sh -c "dpkg-query -W -f='\${Status}' ledd | grep -qx 'install ok installed'"
+check "group leds exists" getent group leds
+check "user ledd exists" getent passwd ledd
+check "user ledd is in group leds" sh -c "id -nG ledd | tr ' ' '\n' | grep -qx leds"
+check "user ledd has no login shell" sh -c "getent passwd ledd | cut -d: -f7 | grep -q nologin"
+check "ledctl --version prints $deb_version" sh -c "ledctl --version | grep -q '$deb_version'"
+check "ledd --version prints $deb_version" sh -c "ledd --version | grep -q '$deb_version'"
+check "man -w ledctl" sh -c "man -w ledctl | grep -q /usr/share/man/man1/ledctl.1.gz"
+check "man -w 8 ledd" sh -c "man -w 8 ledd | grep -q man8/ledd.8.gz"
+check "man -w 5 ledd.toml" sh -c "man -w 5 ledd.toml | grep -q man5/ledd.toml.5.gz"
+check "man -w 7 ledd-protocol" sh -c "man -w 7 ledd-protocol | grep -q man7/ledd-protocol.7.gz"
+# With the pages installed and indexed, mandoc can resolve their cross-references.
+check "makewhatis /usr/share/man" makewhatis /usr/share/man
+for page in man8/ledd.8.gz man1/ledctl.1.gz man5/ledd.toml.5.gz man7/ledd-protocol.7.gz; do
+	check "mandoc -T lint $page reports nothing" sh -c "out=\$(mandoc -T lint /usr/share/man/$page 2>&1); [ -z \"\$out\" ] || { echo \"\$out\"; false; }"
+done
+check "ledd --check-config accepts the shipped /etc/ledd/ledd.toml" ledd --check-config --config /etc/ledd/ledd.toml
+check "ledd --check-config accepts it as user ledd" setpriv --reuid=ledd --regid=leds --init-groups ledd --check-config --config /etc/ledd/ledd.toml
+
+# The shipped config's documented defaults must all be valid when uncommented.
+uncommented=$WORK/ledd-all-keys.toml
+sed -e 's/^#\([a-z_]* *=\)/\1/' -e 's/^#\(\[leds\.power\]\)/\1/' -e 's/^#\(device *=\)/\1/' /etc/ledd/ledd.toml >"$uncommented"
+check "every commented default in ledd.toml is accepted when uncommented" ledd --check-config --config "$uncommented"
+
+# systemd units, installed (ExecStart= exists now).
+if command -v systemd-analyze >/dev/null; then
+	check "systemd-analyze verify ledd.service ledd.socket" systemd-analyze verify --man=no \
+		/lib/systemd/system/ledd.service /lib/systemd/system/ledd.socket
+	sec=$(systemd-analyze security --offline=true /lib/systemd/system/ledd.service 2>&1 | sed -n 's/.*Overall exposure level for ledd.service: *//p')
+	score=${sec%% *}
+	if [ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'; then
+		pass "systemd-analyze security --offline=true ledd.service: $sec (<= 2.0)"
+	else
+		fail "systemd-analyze security --offline=true ledd.service: '${sec:-no score}' (want <= 2.0)"
+	fi
+else
+	skip "systemd-analyze not available"
+fi
+
+# ledd really runs as ledd:leds with the shipped config, on a temporary socket
+# and state file, the simulated backend; a member of leds may talk to it and
+# a non-member is refused by the socket's mode.
+rt=$WORK/run
+mkdir -p "$rt" && chown ledd:leds "$rt" && chmod 0750 "$rt"
+cat /etc/ledd/ledd.toml - >"$rt/ledd.toml" <<EOF
+
+# (tests/deb/run.sh: temporary socket and state; table keys follow)
+EOF
+# Top-level keys must precede the first table: rewrite them in place.
+sed -i -e "s|^#socket = .*|socket = \"$rt/ledd.sock\"|" \
+	-e "s|^state_file = .*|state_file = \"$rt/state.toml\"|" "$rt/ledd.toml"
+chmod 0644 "$rt/ledd.toml"
+setpriv --reuid=ledd --regid=leds --init-groups ledd --simulate --config "$rt/ledd.toml" >"$rt/ledd.log" 2>&1 &
+ledd_pid=$!
+for _ in $(seq 50); do [ -S "$rt/ledd.sock" ] && break; sleep 0.1; done
+if [ -S "$rt/ledd.sock" ]; then
+	pass "installed ledd (as ledd:leds, --simulate) listens on its socket"
+	check "socket is group leds, mode 0660" test "$(stat -c '%G %a' "$rt/ledd.sock")" = "leds 660"
+	check "ledctl as user ledd (group leds): blink 2" setpriv --reuid=ledd --regid=leds --init-groups \
+		ledctl --socket "$rt/ledd.sock" blink 2
+	rc=0
+	setpriv --reuid=nobody --regid=nogroup --clear-groups ledctl --socket "$rt/ledd.sock" version >/dev/null 2>&1 || rc=$?
+	# /run/ledd-like dir 0750 ledd:leds: a non-member cannot even reach it
+	# (ENOENT/EACCES): exit 3 or 4 per the spec, never 0.
+	if [ "$rc" = 4 ] || [ "$rc" = 3 ]; then pass "ledctl as nobody is refused (exit $rc)"; else fail "ledctl as nobody: exit $rc, want 4 (or 3)"; fi
+else
+	fail "installed ledd did not create $rt/ledd.sock within 5 s"
+	sed 's/^/     /' "$rt/ledd.log" | tail -n 20
+fi
+kill "$ledd_pid" 2>/dev/null || true
+wait "$ledd_pid" 2>/dev/null || true
+
+# udev RUN commands on a fake sysfs LED, then what group leds may do there.
+fake=$WORK/sys
+dev=/devices/platform/leds/leds/ACT
+mkdir -p "$fake$dev"
+for f in brightness trigger max_brightness uevent delay_on delay_off; do echo 0 >"$fake$dev/$f"; done
+chmod 0644 "$fake$dev"/*
+chmod -R a+rX "$fake"
+before=$(cd "$fake$dev" && md5sum -- *)
+check "udev add event: RUN commands succeed" python3 "$HERE/udev-sim.py" run "$rules" "$fake" "$dev" add leds
+perm() { stat -c '%G %a' "$fake$dev/$1"; }
+for f in brightness trigger delay_on delay_off; do
+	check "after add: $f is group leds, mode 664" test "$(perm "$f")" = "leds 664"
+done
+for f in max_brightness uevent; do
+	check "after add: $f untouched (root 644)" test "$(perm "$f")" = "root 644"
+done
+check "udev rule wrote to no LED file" test "$(cd "$fake$dev" && md5sum -- *)" = "$before"
+# A trigger change: the kernel recreates root-owned files, then sends "change".
+for f in pattern repeat; do echo 0 >"$fake$dev/$f" && chmod 0644 "$fake$dev/$f"; done
+rm -f "$fake$dev/delay_on" "$fake$dev/delay_off"
+check "udev change event: RUN commands succeed (missing files skipped)" python3 "$HERE/udev-sim.py" run "$rules" "$fake" "$dev" change leds
+for f in pattern repeat; do
+	check "after change: $f is group leds, mode 664" test "$(perm "$f")" = "leds 664"
+done
+check "no RUN for another subsystem" test -z "$(python3 "$HERE/udev-sim.py" run "$rules" "$fake" "$dev" add net)"
+check "group leds member (ledd) can write brightness" setpriv --reuid=ledd --regid=leds --init-groups sh -c "echo 1 > '$fake$dev/brightness'"
+check "non-member (nobody) cannot write brightness" sh -c "! setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c \"echo 1 > '$fake$dev/brightness'\" 2>/dev/null"
+check "group leds member cannot write max_brightness" sh -c "! setpriv --reuid=ledd --regid=leds --init-groups sh -c \"echo 1 > '$fake$dev/max_brightness'\" 2>/dev/null"
+
+# --- Purge -----------------------------------------------------------------------
+# What ledd writes at run time (StateDirectory=, RuntimeDirectory=), to check
+# that purge removes it too.
+mkdir -p /var/lib/ledd /run/ledd
+echo '# state' >/var/lib/ledd/state.toml
+chown -R ledd:leds /var/lib/ledd /run/ledd || true
+files=$(printf '%s\n' "$contents" | awk '$1 !~ /^d/ { sub(/^\./, "", $NF); print $NF }')
+check "dpkg --purge ledd" dpkg --purge ledd
+check "dpkg no longer knows ledd" sh -c "! dpkg-query -W -f='\${Status}\n' ledd 2>/dev/null | grep -qv 'not-installed\$'"
+left=()
+for f in $files /etc/ledd /var/lib/ledd /run/ledd /usr/lib/ledd /usr/share/doc/ledd; do
+	if [ -e "$f" ] || [ -L "$f" ]; then left+=("$f"); fi
+done
+if [ ${#left[@]} -eq 0 ]; then pass "nothing left after purge (files, /etc/ledd, /var/lib/ledd, /run/ledd)"; else fail "left after purge: ${left[*]}"; fi
+info "user ledd and group leds are kept after purge by design (README.Debian)"
+
+# --- Reinstall ---------------------------------------------------------------------
+check "reinstall: dpkg -i works after purge" dpkg -i "$deb"
+check "reinstall: shipped config is back" test -f /etc/ledd/ledd.toml
+check "reinstall: ledctl --version" ledctl --version
+if [ "${LEDD_DEB_KEEP:-0}" != 1 ] && [ "$installed_before" = no ]; then
+	check "final purge" dpkg --purge ledd
+fi
+
+# --- Cross build: arm64 ---------------------------------------------------------------
+if [ "${LEDD_DEB_CROSS:-1}" = 1 ] && [ "$arch" != arm64 ]; then
+	cross_tools() {
+		# A Rust standard library for aarch64 of the compiler's exact version:
+		# rustup's target if installed, else Debian's rustc-web trio from one
+		# version (bookworm-security), which debian/rules then uses.
+		dpkg --print-foreign-architectures | grep -qx arm64 || {
+			dpkg --add-architecture arm64
+			apt_updated=no
+		}
+		# qemu-user runs the arm64 binaries once built (no binfmt needed).
+		apt_install gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu qemu-user
+		local libdir
+		libdir=$(rustc --print target-libdir --target aarch64-unknown-linux-gnu 2>/dev/null || true)
+		if ! ls "$libdir"/libstd-*.rlib >/dev/null 2>&1; then
+			[ "$apt_updated" = yes ] || { apt-get -o DPkg::Lock::Timeout=600 update -qq && apt_updated=yes; }
+			local v
+			v=$(apt-cache policy rustc-web | sed -n 's/^ *Candidate: *//p')
+			if [ -z "$v" ] || [ "$v" = "(none)" ]; then echo "no rustc-web in apt sources"; return 1; fi
+			# Explicit versions: without them apt may mix the arm64 libc6 of
+			# bookworm-security with the amd64 one of bookworm (uninstallable).
+			apt_install "rustc-web=$v" "cargo-web=$v" "libstd-rust-web-dev=$v" "libstd-rust-web-dev:arm64=$v"
+		fi
+	}
+	check "arm64 cross tools installed" cross_tools
+	if check "dpkg-buildpackage -a arm64 -us -uc -b -d (log: target/deb-test/build-arm64.log)" \
+		build "$CACHE/build-arm64.log" -a arm64 -d; then
+		adeb=$(ls "$WORK"/ledd_"${deb_version}"_arm64.deb 2>/dev/null || true)
+		if [ -n "$adeb" ]; then
+			pass "built $(basename "$adeb")"
+			cp "$adeb" "$CACHE/"
+			ax=$WORK/xa
+			dpkg-deb -x "$adeb" "$ax"
+			check "arm64: usr/sbin/ledd is AArch64" test "$(machine "$ax/usr/sbin/ledd")" = AArch64
+			check "arm64: usr/bin/ledctl is AArch64" test "$(machine "$ax/usr/bin/ledctl")" = AArch64
+			qa() { qemu-aarch64 -L /usr/aarch64-linux-gnu "$@"; }
+			check "arm64: ledctl --version runs under qemu-aarch64" sh -c "qemu-aarch64 -L /usr/aarch64-linux-gnu '$ax/usr/bin/ledctl' --version | grep -q '$deb_version'"
+			check "arm64: ledd --check-config accepts the shipped config (qemu-aarch64)" \
+				qa "$ax/usr/sbin/ledd" --check-config --config "$ax/etc/ledd/ledd.toml"
+			check "arm64: Architecture: arm64" test "$(dpkg-deb -f "$adeb" Architecture)" = arm64
+			check "arm64: same file list as $arch" test \
+				"$(dpkg-deb -c "$adeb" | awk '{print $1, $NF}')" = "$(printf '%s\n' "$contents" | awk '{print $1, $NF}')"
+			check "arm64: Depends has libc6" sh -c "dpkg-deb -f '$adeb' Depends | grep -q libc6"
+			lint "$adeb"
+		else
+			fail "no ledd_${deb_version}_arm64.deb built"
+		fi
+	fi
+else
+	skip "arm64 cross build (LEDD_DEB_CROSS=0 or native arm64)"
+fi
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
