@@ -158,8 +158,9 @@ fn every_order_and_error_kind_is_in_ledd_protocol_7() {
     }
 }
 
-/// `mandoc -T lint` at warning level (cross-references between the pages are
-/// checked once the package is installed: tests/deb).
+/// `mandoc -T lint` reports nothing but, before the pages are installed and
+/// indexed, that their cross-references are not found (tests/deb checks the
+/// installed pages with nothing left out).
 #[test]
 fn man_pages_lint_clean() {
     if Command::new("mandoc").arg("-V").output().is_err() {
