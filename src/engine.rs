@@ -265,9 +265,7 @@ impl Engine {
         saved.map_err(|error| {
             OrderError::new(
                 ErrorKind::State,
-                format!(
-                    "LED {led} was changed, but {error}; it will not be restored after a restart"
-                ),
+                format!("LED {led} was changed, but {error}"),
             )
         })
     }

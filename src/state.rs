@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -79,7 +80,18 @@ impl SavedState {
             if !directory.exists() {
                 fs::create_dir_all(directory)?;
             }
-            let mut file = File::create(&temporary)?;
+            // A temporary left by a crash is replaced, never followed: a link
+            // planted there must not make ledd overwrite another file.
+            match fs::remove_file(&temporary) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+                .open(&temporary)?;
             file.write_all(text.as_bytes())?;
             file.sync_all()
         })();
@@ -93,7 +105,11 @@ impl SavedState {
         })?;
         File::open(directory)
             .and_then(|dir| dir.sync_all())
-            .map_err(|e| error("sync the directory of", e))
+            .map_err(|e| StateError {
+                path: path.to_path_buf(),
+                action: "sync the directory of",
+                error: format!("{e}; the new state is in place but may be lost on power failure"),
+            })
     }
 }
 
@@ -139,6 +155,18 @@ mod tests {
         state.leds.insert("status".into(), Target::Off);
         let error = state.save(&path).unwrap_err();
         assert_eq!(error.action, "write");
+        assert_eq!(SavedState::load(&path).unwrap(), SavedState::default());
+    }
+
+    #[test]
+    fn a_link_at_the_temporary_path_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.toml");
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join(".state.toml.tmp")).unwrap();
+        SavedState::default().save(&path).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
         assert_eq!(SavedState::load(&path).unwrap(), SavedState::default());
     }
 

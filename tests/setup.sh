@@ -29,4 +29,6 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${extra[@]}" "${missing[@]}"
 fi
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
+# The fuzz tier needs nightly (fuzz/run.sh installs cargo-fuzz itself).
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu

@@ -519,8 +519,11 @@ impl<A: Attributes + ?Sized> Led<'_, A> {
             return Err(missing());
         }
         match self.write(&state.device, "trigger", trigger) {
-            // The kernel refuses a trigger it does not have with EINVAL.
-            Err(LedError::Io { error, .. }) if error.kind() == io::ErrorKind::InvalidInput => {
+            // When ledd could not read the list, EINVAL is how the kernel
+            // says it does not have the trigger.
+            Err(LedError::Io { error, .. })
+                if !state.triggers.complete && error.kind() == io::ErrorKind::InvalidInput =>
+            {
                 Err(missing())
             }
             written => written.map(|()| true),

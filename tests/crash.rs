@@ -1,0 +1,252 @@
+//! Crash safety: the real ledd is killed with SIGKILL at random moments while
+//! a client floods it with orders. After every kill the state file must
+//! parse and hold, for each LED, a state some order actually asked for; the
+//! restarted ledd must serve.
+//!
+//! LEDD_CRASH_ITERATIONS (default 50) and LEDD_CRASH_SEED (default: the clock)
+//! tune it; the seed is printed so a failure can be replayed.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::Ledd;
+use ledd::led::Target;
+use ledd::protocol::{BlinkTiming, Order};
+use ledd::state::SavedState;
+use nix::sys::signal::Signal;
+
+/// Stops adding iterations past this, so the test stays bounded on a slow machine.
+const TIME_BUDGET: Duration = Duration::from_secs(90);
+
+/// xorshift64*: enough randomness for kill moments, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// What ledd saves for an order that changes an LED (the default LED is status).
+fn saved_target(order: &Order) -> Option<(String, Target)> {
+    let led = order.led().unwrap_or("status").to_string();
+    let target = match order {
+        Order::Blink {
+            freq_hz,
+            duty_percent,
+            ..
+        } => {
+            let timing = BlinkTiming::from_freq(*freq_hz, *duty_percent);
+            Target::Blink {
+                delay_on: timing.delay_on_ms,
+                delay_off: timing.delay_off_ms,
+            }
+        }
+        Order::On { brightness, .. } => Target::On {
+            brightness: *brightness,
+        },
+        Order::Off { .. } => Target::Off,
+        _ => return None,
+    };
+    Some((led, target))
+}
+
+/// An order that changes an LED on the fake tree (blink, on and off always
+/// succeed there), drawn so that most orders change the saved state.
+fn random_order(rng: &mut Rng) -> String {
+    let led = ["power", "status", ""][rng.below(3) as usize];
+    match rng.below(5) {
+        0 | 1 => format!("blink {led} {}", 1 + rng.below(400)),
+        2 => format!("blink {led} {} {}", 1 + rng.below(50), 1 + rng.below(99)),
+        3 => format!("on {led} {}", 1 + rng.below(255)),
+        _ => format!("off {led}"),
+    }
+}
+
+/// Sends orders until the connection breaks (ledd was killed); every order is
+/// recorded before it is written, so the set holds everything ledd could have seen.
+fn flood(
+    socket: std::path::PathBuf,
+    seed: u64,
+    sent: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+) -> usize {
+    let mut rng = Rng(seed | 1);
+    let mut answered = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(stream) = UnixStream::connect(&socket) else {
+            return answered;
+        };
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        // Pipelined batches: many orders in ledd's buffer when the kill comes.
+        loop {
+            let batch = 1 + rng.below(32) as usize;
+            let orders: Vec<String> = (0..batch).map(|_| random_order(&mut rng)).collect();
+            sent.lock().unwrap().extend(orders.iter().cloned());
+            let text: String = orders.iter().map(|o| format!("{o}\n")).collect();
+            if writer.write_all(text.as_bytes()).is_err() {
+                return answered;
+            }
+            for order in &orders {
+                let mut reply = String::new();
+                match reader.read_line(&mut reply) {
+                    Ok(n) if n > 0 => {
+                        assert!(reply.starts_with("ok "), "{order}: {reply}");
+                        answered += 1;
+                    }
+                    _ => return answered,
+                }
+            }
+            if stop.load(Ordering::Relaxed) || rng.below(8) == 0 {
+                break; // a new connection now and then
+            }
+        }
+    }
+    answered
+}
+
+/// The fake tree's files are plain files: ledd opens them with O_TRUNC and
+/// then writes, so a kill between the two leaves an empty file. A real sysfs
+/// attribute takes each write() whole and has no such moment, so an empty
+/// file is put back as the kernel would show it. Returns how many were torn.
+fn heal_torn_attributes(ledd: &Ledd) -> usize {
+    let mut torn = 0;
+    for device in ["ACT", "PWR"] {
+        for (file, value) in [
+            ("brightness", "0"),
+            ("trigger", "[none] timer heartbeat pattern oneshot"),
+            ("delay_on", "500"),
+            ("delay_off", "500"),
+        ] {
+            let path = ledd.sysfs.join(device).join(file);
+            if std::fs::read_to_string(&path).unwrap().trim().is_empty() {
+                std::fs::write(&path, format!("{value}\n")).unwrap();
+                torn += 1;
+            }
+        }
+    }
+    torn
+}
+
+#[test]
+fn sigkill_at_random_moments_never_breaks_the_state_file() {
+    let iterations: usize = std::env::var("LEDD_CRASH_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let seed: u64 = std::env::var("LEDD_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    eprintln!("crash test: LEDD_CRASH_SEED={seed}");
+    let mut rng = Rng(seed | 1);
+
+    let mut ledd = Ledd::start("");
+    let state_file = ledd.dir.path().join("state.toml");
+    // Every state ever ordered, per LED: the state file may hold any of them.
+    let mut ordered: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let started = Instant::now();
+    let (mut done, mut total_sent, mut total_answered, mut saves_seen, mut temporaries) =
+        (0, 0, 0, 0, 0);
+    let mut torn_files = 0;
+    let mut last_state = SavedState::default();
+
+    while done < iterations && started.elapsed() < TIME_BUDGET {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let flooder = {
+            let (socket, sent, stop) = (ledd.socket.clone(), Arc::clone(&sent), Arc::clone(&stop));
+            let seed = rng.next();
+            std::thread::spawn(move || flood(socket, seed, sent, stop))
+        };
+        // Kill anywhere from at once to well into the flood.
+        std::thread::sleep(Duration::from_micros(rng.below(150_000)));
+        ledd.signal(Signal::SIGKILL);
+        ledd.wait_exit();
+        stop.store(true, Ordering::Relaxed);
+        total_answered += flooder.join().expect("the flooding client failed");
+
+        let sent = sent.lock().unwrap().clone();
+        total_sent += sent.len();
+        for line in &sent {
+            let order = Order::parse(line).unwrap();
+            if let Some((led, target)) = saved_target(&order) {
+                ordered
+                    .entry(led)
+                    .or_default()
+                    .insert(format!("{target:?}"));
+            }
+        }
+        let state = SavedState::load(&state_file).unwrap_or_else(|error| {
+            panic!(
+                "iteration {done} (LEDD_CRASH_SEED={seed}): the state file does not parse after SIGKILL: {error}\n{}",
+                std::fs::read_to_string(&state_file).unwrap_or_default()
+            )
+        });
+        for (led, target) in &state.leds {
+            let target = format!("{target:?}");
+            assert!(
+                ordered.get(led).is_some_and(|set| set.contains(&target)),
+                "iteration {done} (LEDD_CRASH_SEED={seed}): LED {led} saved as {target}, which no order asked for"
+            );
+        }
+        if state != last_state {
+            saves_seen += 1;
+            last_state = state;
+        }
+        if ledd.dir.path().join(".state.toml.tmp").exists() {
+            temporaries += 1;
+        }
+
+        torn_files += heal_torn_attributes(&ledd);
+        // A new ledd takes over the stale socket, restores and serves.
+        ledd.spawn(&[]);
+        assert!(
+            ledd.order("version").starts_with("ok version="),
+            "iteration {done}"
+        );
+        assert!(
+            ledd.order("status power").starts_with("ok led=power"),
+            "iteration {done}"
+        );
+        done += 1;
+    }
+    let log = ledd.log_text();
+    assert!(!log.contains("panicked"), "{log}");
+    eprintln!(
+        "crash test: {done} kills in {:.1} s, {total_sent} orders sent, {total_answered} answered, \
+         {saves_seen} kills found a new state file, {temporaries} left a temporary file, \
+         {torn_files} fake attribute files torn; state file always parsed",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        done >= iterations.min(10),
+        "only {done} iterations fit in the time budget"
+    );
+    assert!(
+        saves_seen > 0,
+        "no kill ever came after a save: the test proves nothing"
+    );
+}
