@@ -347,6 +347,11 @@ info "user ledd and group leds are kept after purge by design (README.Debian)"
 check "reinstall: dpkg -i works after purge" dpkg -i "$deb"
 check "reinstall: shipped config is back" test -f /etc/ledd/ledd.toml
 check "reinstall: ledctl --version" ledctl --version
+# The page as the package installs it, driving ledd as the package installs it.
+if [ -f /usr/share/doc/ledd/examples/web/index.php ] && [ "${LEDD_DEB_WEB:-1}" = 1 ]; then
+	check "web page from the package, in Chromium, with the packaged ledd (tests/web/run.sh)" \
+		env LEDD_BIN=/usr/sbin/ledd LEDD_PAGE=/usr/share/doc/ledd/examples/web/index.php bash "$REPO/tests/web/run.sh"
+fi
 if [ "${LEDD_DEB_KEEP:-0}" != 1 ] && [ "$installed_before" = no ]; then
 	check "final purge" dpkg --purge ledd
 fi

@@ -4,6 +4,7 @@
 # Prints PASS/FAIL lines and ends with "N passed, N failed"; exits non-zero on any failure.
 # Usage: bash tests/web/run.sh      (as root in CI: installs php-cli and chromium if missing)
 #   LEDD_BIN=/usr/sbin/ledd   test that ledd instead of building target/release/ledd
+#   LEDD_PAGE=PATH            test that copy of index.php (the installed package's, say)
 #   FAKE_KERNEL=0             do not play the kernel's part on the fake tree (see browser.mjs)
 # Screenshots: target/web-artifacts/*.png
 set -euo pipefail
@@ -53,7 +54,8 @@ if [ ! -d "$HERE/node_modules/playwright-core" ]; then
 fi
 
 # ---- static checks on the page ---------------------------------------------------------
-PAGE=$ROOT/examples/web/index.php
+# LEDD_PAGE=/usr/share/doc/ledd/examples/web/index.php tests the page a package installed.
+PAGE=${LEDD_PAGE:-$ROOT/examples/web/index.php}
 if php -l "$PAGE" >/dev/null; then pass "php -l index.php"; else fail "php -l index.php"; fi
 # php -w strips comments, so only real calls are caught.
 if php -w "$PAGE" | grep -Eq '\b(shell_exec|exec|system|passthru|popen|proc_open)[[:space:]]*\(|`'; then
