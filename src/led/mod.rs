@@ -333,7 +333,7 @@ impl KernelState {
             self.triggers
                 .active
                 .clone()
-                .unwrap_or_else(|| "none".into()),
+                .unwrap_or_else(|| "unknown".into()),
         );
         add("brightness", self.brightness.to_string());
         add("max_brightness", self.max_brightness.to_string());
