@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -147,7 +146,22 @@ def add_fake_led(root, device, max_brightness):
             f.write(content + "\n")
 
 
-class Ledd:
+class Server:
+    """A server process under test: stopped with SIGTERM, killed after 10 s."""
+    proc = None
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class Ledd(Server):
     def __init__(self, bins, workdir, name, simulate=False):
         self.bins = bins
         self.dir = os.path.join(workdir, name)
@@ -218,18 +232,7 @@ class Ledd:
             die(f"ledd refused {line!r}: {reply}")
         return reply
 
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-
-class Baseline:
+class Baseline(Server):
     def __init__(self, workdir, name="baseline"):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
@@ -278,15 +281,6 @@ class Baseline:
             die(f"baseline refused {line!r}: {reply}")
         return reply
 
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
 
 
 # ---------------------------------------------------------------- load
