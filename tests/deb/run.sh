@@ -393,6 +393,7 @@ if [ "${LEDD_DEB_CROSS:-1}" = 1 ] && [ "$arch" != arm64 ]; then
 			check "arm64: usr/bin/ledctl is AArch64" test "$(machine "$ax/usr/bin/ledctl")" = AArch64
 			qa() { qemu-aarch64 -L /usr/aarch64-linux-gnu "$@"; }
 			check "arm64: ledctl --version runs under qemu-aarch64" sh -c "qemu-aarch64 -L /usr/aarch64-linux-gnu '$ax/usr/bin/ledctl' --version | grep -q '$deb_version'"
+			check "arm64: ledd --version runs under qemu-aarch64" sh -c "qemu-aarch64 -L /usr/aarch64-linux-gnu '$ax/usr/sbin/ledd' --version | grep -q '$deb_version'"
 			check "arm64: ledd --check-config accepts the shipped config (qemu-aarch64)" \
 				qa "$ax/usr/sbin/ledd" --check-config --config "$ax/etc/ledd/ledd.toml"
 			check "arm64: Architecture: arm64" test "$(dpkg-deb -f "$adeb" Architecture)" = arm64
