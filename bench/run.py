@@ -150,6 +150,13 @@ class Server:
     """A server process under test: stopped with SIGTERM, killed after 10 s."""
     proc = None
 
+    def checked(self, line, reply):
+        """The reply as text; anything but ok ends the benchmark."""
+        reply = reply.decode().strip()
+        if not reply.startswith("ok"):
+            die(f"{self.name} refused {line!r}: {reply}")
+        return reply
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -163,6 +170,7 @@ class Server:
 
 class Ledd(Server):
     def __init__(self, bins, workdir, name, simulate=False):
+        self.name = name
         self.bins = bins
         self.dir = os.path.join(workdir, name)
         self.sysfs = os.path.join(self.dir, "leds")
@@ -227,13 +235,11 @@ class Ledd(Server):
                 if not chunk:
                     break
                 reply += chunk
-        reply = reply.decode().strip()
-        if not reply.startswith("ok"):
-            die(f"ledd refused {line!r}: {reply}")
-        return reply
+        return self.checked(line, reply)
 
 class Baseline(Server):
     def __init__(self, workdir, name="baseline"):
+        self.name = name
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port_file = os.path.join(self.dir, "port")
@@ -276,10 +282,7 @@ class Baseline(Server):
                 if not chunk:
                     break
                 reply += chunk
-        reply = reply.decode().strip()
-        if not reply.startswith("ok"):
-            die(f"baseline refused {line!r}: {reply}")
-        return reply
+        return self.checked(line, reply)
 
 
 

@@ -470,7 +470,11 @@ mod tests {
     }
 
     fn run(engine: &mut Engine, line: &str) -> String {
-        match engine.execute(&Order::parse(line).unwrap(), None, false) {
+        run_as(engine, None, line)
+    }
+
+    fn run_as(engine: &mut Engine, peer: Option<Peer>, line: &str) -> String {
+        match engine.execute(&Order::parse(line).unwrap(), peer, false) {
             Outcome::Done(reply) => reply.to_string(),
             Outcome::RetryLater => "retry".into(),
         }
@@ -525,14 +529,7 @@ mod tests {
             uid: 4245,
             gid: 4245,
         });
-        let reply = |engine: &mut Engine, line: &str| match engine.execute(
-            &Order::parse(line).unwrap(),
-            stranger,
-            false,
-        ) {
-            Outcome::Done(reply) => reply.to_string(),
-            Outcome::RetryLater => "retry".into(),
-        };
+        let reply = |engine: &mut Engine, line: &str| run_as(engine, stranger, line);
         assert_eq!(
             reply(&mut engine, "blink 2"),
             "err denied: LED status may be changed only by members of 4244 (you are uid 4245)"
@@ -547,18 +544,15 @@ mod tests {
     #[test]
     fn a_failed_order_puts_the_led_back() {
         let dir = tempfile::tempdir().unwrap();
-        let mut engine = engine(dir.path());
-        run(&mut engine, "on 1");
-        // Remove the pattern trigger's files' writability: the trigger switches,
-        // then writing the pattern fails with a kernel error.
+        // The LED is on; the pattern trigger switches on, then writing the
+        // pattern fails with a kernel error.
         let mut sim = SimulatedAttributes::new(["ACT"]);
         sim.write("ACT", "brightness", "1").unwrap();
-        let mut failing = Engine::new(engine.config().clone(), Box::new(FailPattern(sim)));
-        let reply =
-            match failing.execute(&Order::parse("pattern 1:100 0:100").unwrap(), None, false) {
-                Outcome::Done(reply) => reply.to_string(),
-                Outcome::RetryLater => "retry".into(),
-            };
+        let mut failing = Engine::new(
+            engine(dir.path()).config().clone(),
+            Box::new(FailPattern(sim)),
+        );
+        let reply = run(&mut failing, "pattern 1:100 0:100");
         assert!(
             reply.starts_with("err kernel: LED status: cannot write"),
             "{reply}"
