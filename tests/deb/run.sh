@@ -368,6 +368,15 @@ if [ "${LEDD_DEB_CROSS:-1}" = 1 ] && [ "$arch" != arm64 ]; then
 		}
 		# qemu-user runs the arm64 binaries once built (no binfmt needed).
 		apt_install gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu qemu-user
+		# dpkg-shlibdeps looks for the arm64 libraries the binaries link
+		# against where a Debian cross build has them (/lib/aarch64-linux-gnu),
+		# not in the cross toolchain's tree: install them from the arm64
+		# archive, at the versions of the amd64 ones (Multi-Arch: same).
+		local lib
+		for lib in libc6 libgcc-s1; do
+			dpkg-query -W -f='${Status}' "$lib:arm64" 2>/dev/null | grep -q '^install ok installed$' ||
+				apt_install "$lib:arm64=$(dpkg-query -W -f='${Version}' "$lib")"
+		done
 		local libdir
 		libdir=$(rustc --print target-libdir --target aarch64-unknown-linux-gnu 2>/dev/null || true)
 		if ! ls "$libdir"/libstd-*.rlib >/dev/null 2>&1; then
