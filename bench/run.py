@@ -435,9 +435,9 @@ def main():
         # The same with ledd and the client on one CPU. Across two CPUs each
         # round trip pays two cross-CPU wakeups, which on this virtual machine
         # cost more than ledd's own work and vary from host to host (22 µs on
-        # one, 53 µs on another); on one CPU the figure is
-        # ledd's path (socket, loop, parsing, sysfs reads) plus two plain
-        # context switches. The budget is checked on this one.
+        # one, 53 µs on another); on one CPU the figure is ledd's path (socket,
+        # loop, parsing, sysfs reads) plus two plain context switches. The
+        # budget is checked on this one.
         one_cpu = max(os.sched_getaffinity(0))
         free_cpus = os.sched_getaffinity(ledd.proc.pid)
         os.sched_setaffinity(ledd.proc.pid, {one_cpu})
