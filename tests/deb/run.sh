@@ -62,11 +62,15 @@ export DEBIAN_FRONTEND=noninteractive
 
 # --- Tools -------------------------------------------------------------------
 # apt-get only when something is missing; the lock may be held by another job.
+# A NAME=VERSION argument counts as missing unless that very version is installed.
 apt_updated=no
 apt_install() {
-	local missing=() p
+	local missing=() p format want
 	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+		format='${Status}\n' want='install ok installed'
+		if [[ $p == *=* ]]; then format='${Status} ${Version}\n' want+=" ${p#*=}"; fi
+		# One line per installed architecture of an unqualified name.
+		dpkg-query -W -f="$format" "${p%%=*}" 2>/dev/null | grep -xF "$want" >/dev/null || missing+=("$p")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	echo "  .. apt-get install ${missing[*]}"
@@ -399,11 +403,8 @@ if [ "${LEDD_DEB_CROSS:-1}" = 1 ] && [ "$arch" != arm64 ]; then
 		# against where a Debian cross build has them (/lib/aarch64-linux-gnu),
 		# not in the cross toolchain's tree: install them from the arm64
 		# archive, at the versions of the amd64 ones (Multi-Arch: same).
-		local lib
-		for lib in libc6 libgcc-s1; do
-			dpkg-query -W -f='${Status}' "$lib:arm64" 2>/dev/null | grep -q '^install ok installed$' ||
-				apt_install "$lib:arm64=$(dpkg-query -W -f='${Version}' "$lib")"
-		done
+		apt_install "libc6:arm64=$(dpkg-query -W -f='${Version}' "libc6:$arch")" \
+			"libgcc-s1:arm64=$(dpkg-query -W -f='${Version}' "libgcc-s1:$arch")"
 		local libdir
 		libdir=$(rustc --print target-libdir --target aarch64-unknown-linux-gnu 2>/dev/null || true)
 		if ! ls "$libdir"/libstd-*.rlib >/dev/null 2>&1; then
