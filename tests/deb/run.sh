@@ -18,6 +18,8 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$REPO/tests/deb
+# ledd_copy_tree, ledd_build_deb: shared with tests/system/run.sh.
+. "$REPO/tests/lib/build-deb.sh"
 # Cargo output and build logs persist under target/ so reruns are fast.
 CACHE=$REPO/target/deb-test
 mkdir -p "$CACHE"
@@ -90,16 +92,7 @@ check "build tools installed" apt_install debhelper dpkg-dev fakeroot lintian \
 # yet), so target/ and other ignored build output never enter the build.
 SRC=$WORK/ledd
 mkdir -p "$SRC"
-copy_tree() {
-	if git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
-		# rsync exit 24 = a file vanished while copying (a live tree, e.g. a
-		# fuzzer's corpus): harmless for the build.
-		(cd "$REPO" && git ls-files -z -c -o --exclude-standard) |
-			rsync -a --from0 --files-from=- --ignore-missing-args "$REPO"/ "$SRC"/ || [ $? -eq 24 ]
-	else
-		rsync -a --exclude=/target --exclude=/.git "$REPO"/ "$SRC"/
-	fi
-}
+copy_tree() { ledd_copy_tree "$REPO" "$SRC"; }
 check "copy of the work tree (without target/)" copy_tree
 if [ -e "$SRC/target" ]; then fail "copy contains target/"; fi
 
@@ -131,11 +124,7 @@ deb_opts=parallel=$(nproc)
 build() { # build LOG ARGS...: dpkg-buildpackage in the copy
 	local log=$1
 	shift
-	(cd "$SRC" && DEB_BUILD_OPTIONS=$deb_opts CARGO_TARGET_DIR=$CACHE/cargo \
-		dpkg-buildpackage -us -uc -b "$@") >"$log" 2>&1 || {
-		tail -n 40 "$log"
-		return 1
-	}
+	ledd_build_deb "$SRC" "$CACHE/cargo" "$log" "$deb_opts" "$@"
 }
 arch=$(dpkg --print-architecture)
 if check "dpkg-buildpackage -us -uc -b (log: target/deb-test/build.log)" build "$CACHE/build.log"; then
