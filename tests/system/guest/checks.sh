@@ -164,10 +164,11 @@ boot1() {
 
 	cp "$CI"/ledd_*.deb /root/
 	local deb
-	deb=$(ls /root/ledd_*.deb)
-	# No network: apt resolves the dependencies from what is installed.
-	run env DEBIAN_FRONTEND=noninteractive apt-get install -y "$deb"
-	verdict b1-apt-install $RC "apt-get install -y ./$(basename "$deb"): exit $RC"
+	deb=$(cd /root && ls ledd_*.deb)
+	# What the README tells users, from the directory holding the .deb. No
+	# network: apt takes the dependencies from what is installed.
+	run env -C /root DEBIAN_FRONTEND=noninteractive apt install -y "./$deb"
+	verdict b1-apt-install $RC "apt install -y ./$deb: exit $RC"
 	[ $RC = 0 ] || info "apt: $OUT"
 
 	run systemctl is-active ledd.socket
@@ -364,8 +365,8 @@ boot2() {
 	# Purge: nothing of the package is left, running or on disk.
 	local files
 	files=$(dpkg-query -L ledd 2>/dev/null | while read -r f; do [ -d "$f" ] || echo "$f"; done)
-	run env DEBIAN_FRONTEND=noninteractive apt-get purge -y ledd
-	verdict b2-purge $RC "apt-get purge -y ledd: exit $RC"
+	run env DEBIAN_FRONTEND=noninteractive apt purge -y ledd
+	verdict b2-purge $RC "apt purge -y ledd: exit $RC"
 	local left=() f
 	for f in $files /etc/ledd /var/lib/ledd /run/ledd /usr/lib/ledd /usr/share/doc/ledd \
 		/etc/systemd/system/multi-user.target.wants/ledd.service \
