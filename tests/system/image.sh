@@ -32,6 +32,8 @@ build() {
 	local root=$out/root.tmp
 	rm -rf "$root" && mkdir -p "$debs"
 	# Root mode (we are root): the tree's owners are real, for mkfs.ext4 -d.
+	# The hooks' $1 (the root) is expanded by mmdebstrap's shell, not here.
+	# shellcheck disable=SC2016
 	mmdebstrap --mode=root --variant=minbase --include="$packages" \
 		--skip=essential/unlink \
 		--setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
@@ -42,6 +44,9 @@ build() {
 		"$suite" "$root" "deb $mirror $suite main"
 	cp "$root"/boot/vmlinuz-* "$out/vmlinuz"
 	cp "$root"/boot/initrd.img-* "$out/initrd.img"
+	# For the record: the kernel's version and every package of the image.
+	ls "$root"/lib/modules >"$out/kernel-version"
+	dpkg-query --admindir="$root/var/lib/dpkg" -W >"$out/packages.txt"
 	# Room for the package, its logs and journals: 512 MB over the tree.
 	local mb
 	mb=$(($(du -sm "$root" | cut -f1) + 512))
@@ -125,12 +130,17 @@ customize() {
 	ln -sf /etc/systemd/system/ledd-ci.service "$r/etc/systemd/system/multi-user.target.wants/ledd-ci.service"
 }
 
-case ${1:-} in
-build) build "$2" "$3" ;;
-essential) essential "$2" ;;
-customize) customize "$2" ;;
-*)
-	echo "usage: $0 build OUT_DIR DEB_CACHE_DIR" >&2
-	exit 2
-	;;
-esac
+# One line: bash has read all of it before the build starts, so an edit of
+# this file during a build cannot change what runs next.
+main() {
+	case ${1:-} in
+	build) build "$2" "$3" ;;
+	essential) essential "$2" ;;
+	customize) customize "$2" ;;
+	*)
+		echo "usage: $0 build OUT_DIR DEB_CACHE_DIR" >&2
+		exit 2
+		;;
+	esac
+}
+main "$@"; exit $?

@@ -136,7 +136,7 @@ build_image() {
 }
 if out=$(build_image 2>&1); then
 	[ -z "$out" ] || printf '%s\n' "$out"
-	pass image "Debian 12 image $img ($(du -sh --apparent-size "$img/root.img" | cut -f1), kernel $(file -b "$img/vmlinuz" | sed -n 's/.*version \([^ ]*\).*/\1/p'))"
+	pass image "Debian 12 image $img ($(du -sh --apparent-size "$img/root.img" | cut -f1), kernel $(cat "$img/kernel-version"), $(wc -l <"$img/packages.txt") packages)"
 else
 	fail image "image build failed: $out"
 	finish
@@ -162,7 +162,7 @@ else
 	}
 	t0=$SECONDS
 	if out=$(build 2>&1); then
-		deb=$(ls "$work"/src/ledd_*_"$(dpkg --print-architecture)".deb 2>/dev/null | head -n1)
+		deb=$(find "$work/src" -maxdepth 1 -name "ledd_*_$(dpkg --print-architecture).deb" | head -n1)
 		if [ -n "$deb" ]; then
 			pass deb "dpkg-buildpackage -us -uc -b: $(basename "$deb") in $((SECONDS - t0)) s"
 		else

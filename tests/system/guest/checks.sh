@@ -9,7 +9,7 @@
 #   LEDD-CHECK PASS|FAIL name detail...
 # LEDD-INFO lines trace every command; LEDD-DONE PHASE ends a phase. The host
 # (tests/system/run.sh) owns the plan: a check never printed is a failure.
-set -euo pipefail
+set -eEuo pipefail
 
 phase=${1:-}
 CI=/ci
@@ -135,7 +135,7 @@ system_up() {
 	[ "$target" = active ] || s=1
 	failed=$(systemctl --failed --no-legend --plain | oneline)
 	[ -z "$failed" ] || s=1
-	verdict "$1" $s "multi-user.target $target; jobs left: $(other_jobs | oneline); failed units: ${failed:-none}; $(systemd-analyze time 2>&1 | head -n1)"
+	verdict "$1" $s "multi-user.target $target; jobs left: $(other_jobs | oneline); failed units: ${failed:-none}; guest uptime $(up) s"
 }
 
 finish() {
@@ -154,7 +154,7 @@ boot1() {
 	else
 		CAPS=input0::capslock NUM=input0::numlock SCROLL=input0::scrolllock
 	fi
-	verdict b1-keyboard-leds $s "$(ls /sys/class/leds | oneline)"
+	verdict b1-keyboard-leds $s "$(find /sys/class/leds -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | oneline)"
 
 	# The story starts on a system where nothing loaded the timer trigger:
 	# the first order below tells whether the package copes with that.
@@ -388,7 +388,7 @@ boot2() {
 	local ls_svc ls_sock procs
 	ls_svc=$(prop ledd.service LoadState) ls_sock=$(prop ledd.socket LoadState)
 	[ "$ls_svc" = not-found ] && [ "$ls_sock" = not-found ] || s=1
-	procs=$(ps -eo comm= | grep -cx ledd || :)
+	procs=$(pgrep -cx ledd || :)
 	[ "$procs" = 0 ] || s=1
 	verdict b2-purge-units-gone $s "ledd.service $ls_svc, ledd.socket $ls_sock, ledd processes: $procs"
 	finish
