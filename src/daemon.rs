@@ -20,6 +20,7 @@ use crate::engine::{Engine, Outcome, Peer};
 use crate::led::Attributes;
 use crate::protocol::{ErrorKind, MAX_LINE, Order, OrderError, Reply};
 use crate::server::{Listener, notify_systemd};
+use crate::uevent::{Uevent, UeventSocket};
 
 /// Replies buffered for a client before ledd stops reading its orders.
 const MAX_PENDING_OUTPUT: usize = 64 * 1024;
@@ -71,6 +72,8 @@ pub struct Daemon {
     last_render: String,
     started: Instant,
     trim_pending: bool,
+    /// The next attempt of a restore that waits for udev (none otherwise).
+    restore_timer: Option<RegistrationToken>,
 }
 
 /// Runs ledd until SIGTERM or SIGINT.
@@ -95,10 +98,23 @@ pub fn run(
         last_render: String::new(),
         started: Instant::now(),
         trim_pending: false,
+        restore_timer: None,
     };
     daemon.engine.report_devices();
+    // Watch for LEDs that appear later before restoring, so none slips between.
+    match UeventSocket::open() {
+        Ok(socket) => {
+            let source = Generic::new(socket, Interest::READ, Mode::Level);
+            handle.insert_source(source, |_, socket, daemon| Ok(daemon.on_uevents(socket)))?;
+        }
+        Err(error) => warn!(
+            "cannot watch for LED devices that appear later (kernel uevent socket: {error}); such an LED gets its saved state at the next reload"
+        ),
+    }
     if daemon.engine.config().restore {
-        daemon.engine.restore();
+        daemon.engine.plan_restore();
+        let next = daemon.engine.restore_due(Instant::now());
+        daemon.arm_restore_timer(next);
     }
 
     let socket_activated = listener.is_socket_activated();
@@ -501,6 +517,54 @@ impl Daemon {
         }
     }
 
+    /// One timer for the nearest restore attempt while an LED waits for
+    /// udev; none otherwise, so a finished restore leaves nothing to wake for.
+    fn arm_restore_timer(&mut self, next: Option<Instant>) {
+        if let Some(token) = self.restore_timer.take() {
+            self.handle.remove(token);
+        }
+        let Some(at) = next else { return };
+        let armed = self
+            .handle
+            .insert_source(Timer::from_deadline(at), |_, _, daemon| {
+                // This timer is dropped on return: forget it before re-arming.
+                daemon.restore_timer = None;
+                let next = daemon.engine.restore_due(Instant::now());
+                daemon.arm_restore_timer(next);
+                TimeoutAction::Drop
+            });
+        match armed {
+            Ok(token) => self.restore_timer = Some(token),
+            Err(error) => error!("cannot schedule the next restore attempt: {error}"),
+        }
+    }
+
+    /// Device events: an LED that appears may have a saved state to get.
+    fn on_uevents(&mut self, socket: &UeventSocket) -> PostAction {
+        let drained = match socket.drain() {
+            Ok(drained) => drained,
+            Err(error) => {
+                error!(
+                    "kernel uevent socket failed ({error}); LEDs that appear from now on get their saved state at the next reload"
+                );
+                return PostAction::Remove;
+            }
+        };
+        let now = Instant::now();
+        for device in drained.events.iter().filter_map(Uevent::added_led) {
+            let next = self.engine.device_appeared(Some(device), now);
+            self.arm_restore_timer(next);
+        }
+        if drained.lost {
+            info!(
+                "the kernel dropped device events; trying every restore still waiting for its device"
+            );
+            let next = self.engine.device_appeared(None, now);
+            self.arm_restore_timer(next);
+        }
+        PostAction::Continue
+    }
+
     fn reply(&mut self, id: u64, reply: &Reply) {
         if let Some(client) = self.clients.get_mut(&id) {
             client
@@ -532,6 +596,8 @@ impl Daemon {
                 self.engine.reconfigure(config);
                 info!("configuration reloaded from {}", path.display());
                 self.engine.report_devices();
+                let next = self.engine.retry_restores(Instant::now());
+                self.arm_restore_timer(next);
             }
             Err(error) => error!("reload failed, keeping the running configuration: {error}"),
         }

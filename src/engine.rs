@@ -3,12 +3,14 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::time::Instant;
 
 use crate::config::{Config, LedConfig};
 use crate::led::{Attributes, Led, LedError, Target};
 use crate::protocol::{
     BlinkTiming, ErrorKind, Order, OrderError, PROTOCOL_VERSION, Reply, format_number, quote,
 };
+use crate::restore::{Patience, Restores, Stage};
 use crate::state::SavedState;
 
 /// Who sent an order, from SO_PEERCRED.
@@ -28,17 +30,21 @@ impl fmt::Display for Peer {
 /// The single place where LED failures become `err` replies.
 impl From<LedError> for OrderError {
     fn from(error: LedError) -> OrderError {
-        let kind = match &error {
-            LedError::NoDevice { .. } => ErrorKind::NoDevice,
-            LedError::NoTrigger { .. } => ErrorKind::NoTrigger,
-            LedError::Invalid { .. } => ErrorKind::Range,
-            LedError::Io { error, .. } => match error.kind() {
-                std::io::ErrorKind::PermissionDenied => ErrorKind::Permission,
-                std::io::ErrorKind::NotFound => ErrorKind::NoDevice,
-                _ => ErrorKind::Kernel,
-            },
-        };
-        OrderError::new(kind, error.to_string())
+        OrderError::new(kind_of(&error), error.to_string())
+    }
+}
+
+/// The reply's error kind for an LED failure.
+fn kind_of(error: &LedError) -> ErrorKind {
+    match error {
+        LedError::NoDevice { .. } => ErrorKind::NoDevice,
+        LedError::NoTrigger { .. } => ErrorKind::NoTrigger,
+        LedError::Invalid { .. } => ErrorKind::Range,
+        LedError::Io { error, .. } => match error.kind() {
+            std::io::ErrorKind::PermissionDenied => ErrorKind::Permission,
+            std::io::ErrorKind::NotFound => ErrorKind::NoDevice,
+            _ => ErrorKind::Kernel,
+        },
     }
 }
 
@@ -60,6 +66,8 @@ pub struct Engine {
     /// Each LED's state before an order that waits for a retry, to put it
     /// back if the order fails in the end.
     before_retry: HashMap<String, Target>,
+    /// Saved states not restored yet (waiting for udev or for the device, or failed).
+    restores: Restores,
 }
 
 impl Engine {
@@ -76,6 +84,7 @@ impl Engine {
             saved,
             unsaved: false,
             before_retry: HashMap::new(),
+            restores: Restores::default(),
         }
     }
 
@@ -225,6 +234,10 @@ impl Engine {
                     }
                     Err(error) => return Err(error.into()),
                 }
+                if let Some((stage, kind)) = self.restores.describe(&led.name) {
+                    fields.push(field("restore", stage.into()));
+                    fields.push(field("restore_error", kind.as_str().into()));
+                }
                 Ok(fields)
             }
             _ => {
@@ -248,6 +261,8 @@ impl Engine {
                     field("device", applied.device),
                 ];
                 reply.append(&mut fields);
+                // A newer order supersedes a saved state still waiting to be restored.
+                self.restores.finish(&led.name);
                 self.remember(&led.name, target)?;
                 Ok(reply)
             }
@@ -270,23 +285,117 @@ impl Engine {
         })
     }
 
-    /// Re-applies the saved state at start. An LED whose kernel state
-    /// already matches is not touched, so a blink keeps its phase.
-    pub fn restore(&mut self) {
-        let saved = self.saved.leds.clone();
-        for (name, target) in saved {
+    /// Plans to re-apply the saved state of every configured LED (at start).
+    pub fn plan_restore(&mut self) {
+        let (configured, gone): (Vec<_>, Vec<_>) = self
+            .saved
+            .leds
+            .clone()
+            .into_iter()
+            .partition(|(name, _)| self.config.leds.contains_key(name));
+        for (name, _) in gone {
+            warn!("state file names LED {name}, which is no longer configured; ignored");
+        }
+        self.restores.plan(configured);
+    }
+
+    /// Tries the restores that are due. An LED whose kernel state already
+    /// matches is not touched, so a blink keeps its phase. Returns when to
+    /// try again, while an LED waits for udev to hand over its files.
+    pub fn restore_due(&mut self, now: Instant) -> Option<Instant> {
+        for (name, target) in self.restores.due(now) {
             let Some(led) = self.config.leds.get(&name).cloned() else {
-                warn!("state file names LED {name}, which is no longer configured; ignored");
+                self.restores.finish(&name);
                 continue;
             };
-            match self.led(&led).apply(&target) {
-                Ok(applied) if applied.wrote => {
-                    info!("restored LED {name} to {}", describe(&target))
+            let attempt = self.led(&led).state().and_then(|state| {
+                self.restores.remember_before(&name, state.as_target());
+                self.led(&led).apply_to(&state, &target)
+            });
+            match attempt {
+                Ok(applied) => {
+                    let waited = match self.restores.finish(&name).map(|p| p.stage) {
+                        Some(Stage::Permission {
+                            since, attempts, ..
+                        }) => format!(
+                            " (after {} ms and {attempts} retries, waiting for udev to hand over the trigger's files)",
+                            now.saturating_duration_since(since).as_millis()
+                        ),
+                        _ => String::new(),
+                    };
+                    if applied.wrote {
+                        info!("restored LED {name} to {}{waited}", describe(&target));
+                    } else {
+                        info!("LED {name} already {}: left as it is", describe(&target));
+                    }
                 }
-                Ok(_) => info!("LED {name} already {}: left as it is", describe(&target)),
-                Err(error) => warn!("cannot restore LED {name}: {error}"),
+                Err(error) => self.restore_failed(&led, &target, error, now),
             }
         }
+        self.restores.next_attempt()
+    }
+
+    /// A restore attempt failed: wait for the device, wait for udev, or give
+    /// up (putting the LED back as it was) and say so in the log and `status`.
+    fn restore_failed(&mut self, led: &LedConfig, target: &Target, error: LedError, now: Instant) {
+        let name = &led.name;
+        if let LedError::NoDevice { .. } = error {
+            if self.restores.wait_for_device(name) {
+                warn!(
+                    "{error}; its saved state ({}) will be restored when the device appears",
+                    describe(target)
+                );
+            }
+            return;
+        }
+        let gave_up = if error.is_transient_permission() {
+            match self.restores.wait_for_permission(name, now) {
+                Patience::Retry => return,
+                Patience::GaveUp { waited } => format!(
+                    "gave up after {} s waiting for udev (is 60-ledd.rules installed and udev running?)",
+                    waited.as_secs()
+                ),
+            }
+        } else {
+            self.restores.fail(name, kind_of(&error));
+            String::new()
+        };
+        warn!(
+            "cannot restore LED {name} to {}: {error}{}{gave_up}; `status` shows restore=failed until a new order or a reload",
+            describe(target),
+            if gave_up.is_empty() { "" } else { "; " }
+        );
+        let before = self.restores.get(name).and_then(|p| p.before.clone());
+        if let Some(before) = before
+            && error.is_write_failure()
+        {
+            self.put_back(led, &before);
+        }
+    }
+
+    /// An LED device appeared (hot-plug): restores waiting for it are tried.
+    /// `None`: some device may have appeared unseen (device events were lost).
+    pub fn device_appeared(&mut self, device: Option<&str>, now: Instant) -> Option<Instant> {
+        let leds = &self.config.leds;
+        let due = self.restores.device_appeared(|name| {
+            leds.get(name).is_some_and(|led| {
+                device.is_none_or(|device| led.devices.iter().any(|d| d == device))
+            })
+        });
+        if let (true, Some(device)) = (due, device) {
+            info!("LED device {device} appeared");
+        }
+        self.restore_due(now)
+    }
+
+    /// After a reload, or when device events were lost: every unfinished
+    /// restore is tried again, with fresh patience.
+    pub fn retry_restores(&mut self, now: Instant) -> Option<Instant> {
+        let leds = &self.config.leds;
+        for name in self.restores.retry_all(|name| leds.contains_key(name)) {
+            warn!("LED {name} is no longer configured: its saved state is not restored");
+        }
+        self.restore_due(now)
     }
 
     /// Logs which configured LEDs have a device, and policy names the
@@ -599,7 +708,12 @@ mod tests {
         );
         // A new engine on fresh (dark) LEDs restores the blink.
         let mut second = engine(dir.path());
-        second.restore();
+        second.plan_restore();
+        assert_eq!(
+            second.restore_due(Instant::now()),
+            None,
+            "nothing to wait for"
+        );
         assert!(run(&mut second, "status").contains("mode=blink freq=4"));
     }
 }

@@ -5,6 +5,8 @@
 //! - [`led`]: the LED backend, the only code that knows kernel semantics,
 //!   with the real sysfs tree and a simulated one behind one seam;
 //! - [`engine`]: carries out orders and keeps the state file;
+//! - [`restore`]: which saved states still wait to be restored, and when;
+//! - [`uevent`]: the kernel's device events (an LED that appears later);
 //! - [`server`] and [`daemon`]: the socket and the event loop that wire them;
 //! - [`client`]: what ledctl needs to talk to ledd.
 
@@ -17,5 +19,7 @@ pub mod daemon;
 pub mod engine;
 pub mod led;
 pub mod protocol;
+pub mod restore;
 pub mod server;
 pub mod state;
+pub mod uevent;

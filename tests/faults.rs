@@ -17,7 +17,9 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use ledd::config::Config;
 use ledd::engine::{Engine, Outcome, Peer};
@@ -41,6 +43,8 @@ struct Faulty {
     faults: Arc<Mutex<Vec<Fault>>>,
     /// Every write that reached the simulated LED, for "nothing half-done" checks.
     writes: Arc<Mutex<Vec<String>>>,
+    /// The device is gone (not plugged in yet, or its driver not bound).
+    unplugged: Arc<AtomicBool>,
 }
 
 impl Faulty {
@@ -59,7 +63,7 @@ impl Faulty {
 
 impl Attributes for Faulty {
     fn device_exists(&self, device: &str) -> bool {
-        self.inner.device_exists(device)
+        !self.unplugged.load(Ordering::SeqCst) && self.inner.device_exists(device)
     }
 
     fn read(&self, device: &str, attribute: &str) -> io::Result<String> {
@@ -89,6 +93,7 @@ struct Rig {
     engine: Engine,
     faults: Arc<Mutex<Vec<Fault>>>,
     writes: Arc<Mutex<Vec<String>>>,
+    unplugged: Arc<AtomicBool>,
     state_file: PathBuf,
 }
 
@@ -105,25 +110,32 @@ impl Rig {
         .unwrap();
         let faults = Arc::new(Mutex::new(Vec::new()));
         let writes = Arc::new(Mutex::new(Vec::new()));
+        let unplugged = Arc::new(AtomicBool::new(false));
         let attrs = Faulty {
             inner: SimulatedAttributes::new(["ACT"]),
             faults: Arc::clone(&faults),
             writes: Arc::clone(&writes),
+            unplugged: Arc::clone(&unplugged),
         };
         Rig {
             engine: Engine::new(config, Box::new(attrs)),
             faults,
             writes,
+            unplugged,
             state_file: state_file.to_path_buf(),
         }
     }
 
     fn arm(&self, attribute: &'static str, errno: i32, on_read: bool) {
+        self.arm_times(attribute, errno, on_read, 1);
+    }
+
+    fn arm_times(&self, attribute: &'static str, errno: i32, on_read: bool, count: usize) {
         self.faults.lock().unwrap().push(Fault {
             attribute,
             errno,
             on_read,
-            count: 1,
+            count,
         });
     }
 
@@ -298,6 +310,151 @@ fn a_permission_error_on_a_trigger_file_is_retried_then_reported() {
     }
     rig.disarm();
     rig.ok("blink 2");
+}
+
+/// A new engine (ledd starting again) on the state file that `ordered` left.
+fn restarted_after(ordered: &str) -> (tempfile::TempDir, Rig) {
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("state.toml");
+    Rig::new(&state_file).ok(ordered);
+    let rig = Rig::new(&state_file);
+    (dir, rig)
+}
+
+/// Runs the restore as the daemon's timer does, at each deadline it asks
+/// for, and returns the waits between attempts.
+fn restore_until_settled(rig: &mut Rig, start: Instant) -> Vec<Duration> {
+    let mut now = start;
+    let mut waits = Vec::new();
+    while let Some(next) = rig.engine.restore_due(now) {
+        assert!(next > now, "the next attempt is in the future");
+        waits.push(next - now);
+        now = next;
+        assert!(waits.len() < 100, "the restore never settles");
+    }
+    waits
+}
+
+fn field(reply: &Reply, key: &str) -> Option<String> {
+    match reply {
+        Reply::Ok(fields) => fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone()),
+        Reply::Err(error) => panic!("expected ok, got {error}"),
+    }
+}
+
+#[test]
+fn a_restore_waits_for_udev_and_then_completes() {
+    let (_dir, mut rig) = restarted_after("blink 2");
+    rig.engine.plan_restore();
+    // udev hands delay_on over after three refused attempts.
+    rig.arm_times("delay_on", libc_errno::EACCES, false, 3);
+    let start = Instant::now();
+    let next = rig.engine.restore_due(start).expect("a retry is scheduled");
+    let status = rig.ok("status");
+    assert_eq!(
+        field(&status, "restore").as_deref(),
+        Some("waiting"),
+        "{status}"
+    );
+    assert_eq!(
+        field(&status, "restore_error").as_deref(),
+        Some("permission")
+    );
+    let mut waits = vec![next - start];
+    waits.extend(restore_until_settled(&mut rig, next));
+    assert_eq!(
+        waits,
+        [5, 10, 20].map(Duration::from_millis),
+        "backs off, and stops once restored"
+    );
+    let status = rig.ok("status");
+    assert_eq!(field(&status, "mode").as_deref(), Some("blink"), "{status}");
+    assert_eq!(field(&status, "delay_on").as_deref(), Some("250"));
+    assert_eq!(field(&status, "restore"), None, "restored: {status}");
+}
+
+#[test]
+fn a_restore_that_never_gets_permission_gives_up_visibly_and_puts_the_led_back() {
+    let (_dir, mut rig) = restarted_after("blink 2");
+    rig.engine.plan_restore();
+    rig.arm_times("delay_on", libc_errno::EACCES, false, usize::MAX);
+    let start = Instant::now();
+    let waits = restore_until_settled(&mut rig, start);
+    let waited: Duration = waits.iter().sum();
+    assert_eq!(waited, ledd::restore::PATIENCE, "bounded by the patience");
+    assert!(waits.len() <= 40, "{} attempts", waits.len());
+    let status = rig.ok("status");
+    assert_eq!(
+        field(&status, "restore").as_deref(),
+        Some("failed"),
+        "{status}"
+    );
+    assert_eq!(
+        field(&status, "restore_error").as_deref(),
+        Some("permission")
+    );
+    // Put back as it was before the restore, not left at the kernel's 500/500.
+    assert_eq!(field(&status, "mode").as_deref(), Some("off"), "{status}");
+    // A new order supersedes the saved state, and status says so.
+    rig.disarm();
+    rig.ok("blink 3");
+    assert_eq!(field(&rig.ok("status"), "restore"), None);
+}
+
+#[test]
+fn a_restore_for_a_missing_device_waits_for_it_without_a_timer() {
+    let (_dir, mut rig) = restarted_after("blink 2");
+    rig.unplugged.store(true, Ordering::SeqCst);
+    rig.engine.plan_restore();
+    let now = Instant::now();
+    assert_eq!(
+        rig.engine.restore_due(now),
+        None,
+        "no timer while the device is missing"
+    );
+    let status = rig.ok("status");
+    assert_eq!(field(&status, "exists").as_deref(), Some("no"));
+    assert_eq!(
+        field(&status, "restore").as_deref(),
+        Some("waiting"),
+        "{status}"
+    );
+    assert_eq!(
+        field(&status, "restore_error").as_deref(),
+        Some("no-device")
+    );
+    // Another device appearing changes nothing.
+    rig.unplugged.store(false, Ordering::SeqCst);
+    assert_eq!(rig.engine.device_appeared(Some("PWR"), now), None);
+    assert_eq!(field(&rig.ok("status"), "mode").as_deref(), Some("off"));
+    // Its own device appearing restores it.
+    assert_eq!(rig.engine.device_appeared(Some("ACT"), now), None);
+    let status = rig.ok("status");
+    assert_eq!(field(&status, "mode").as_deref(), Some("blink"), "{status}");
+    assert_eq!(field(&status, "restore"), None);
+}
+
+#[test]
+fn a_restore_refused_for_good_is_shown_and_a_reload_tries_again() {
+    let (_dir, mut rig) = restarted_after("blink 2");
+    rig.engine.plan_restore();
+    rig.arm("trigger", libc_errno::EIO, false);
+    let now = Instant::now();
+    assert_eq!(rig.engine.restore_due(now), None, "not retried on a timer");
+    let status = rig.ok("status");
+    assert_eq!(
+        field(&status, "restore").as_deref(),
+        Some("failed"),
+        "{status}"
+    );
+    assert_eq!(field(&status, "restore_error").as_deref(), Some("kernel"));
+    assert_eq!(rig.engine.retry_restores(now), None);
+    let status = rig.ok("status");
+    assert_eq!(field(&status, "mode").as_deref(), Some("blink"), "{status}");
+    assert_eq!(field(&status, "restore"), None);
 }
 
 #[test]

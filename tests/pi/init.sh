@@ -52,6 +52,32 @@ wait_led() {	# up to 5 s for the LED class device to appear
 	[ -e "/sys/class/leds/$1" ]
 }
 
+start_ledd() {	# start ledd in the background, wait for its socket (10 s)
+	if [ ! -x /bin/ledd ] || [ ! -x /bin/ledctl ]; then
+		say NODAEMON
+		finish
+	fi
+	mkdir -p /run/ledd
+	/bin/ledd --config /etc/ledd/ledd.toml >> /tmp/ledd.log 2>&1 &
+	lpid=$!
+	i=0
+	while [ ! -S /run/ledd/ledd.sock ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+}
+
+stop_ledd() {	# SIGTERM, report the exit status and ledd's log so far
+	kill "$lpid" 2>/dev/null
+	wait "$lpid"
+	say LEDD_EXIT "$?"
+	sed 's/^/@@ LEDDLOG /' /tmp/ledd.log
+	: > /tmp/ledd.log
+}
+
+ctl() {	# ctl TAG ARGS...: run ledctl, report exit code and reply
+	tag=$1; shift
+	out=$(/bin/ledctl --socket /run/ledd/ledd.sock --json "$@" 2>&1); rc=$?
+	say "LEDCTL $tag rc=$rc out=$(echo "$out" | tr '\n' ' ')"
+}
+
 sample() {	# sample NAME PIN MS: one "@@ SAMPLE name=..." line
 	out=$(/bin/gpiosample "$2" "$3" 2000)
 	say "SAMPLE name=$1 ${out#SAMPLE }"
@@ -105,20 +131,7 @@ boot)
 	[ -n "$pin2" ] && sample boot2 "$pin2" 2400
 	;;
 daemon)
-	if [ ! -x /bin/ledd ] || [ ! -x /bin/ledctl ]; then
-		say NODAEMON
-		finish
-	fi
-	mkdir -p /run/ledd
-	/bin/ledd --config /etc/ledd/ledd.toml > /tmp/ledd.log 2>&1 &
-	lpid=$!
-	i=0
-	while [ ! -S /run/ledd/ledd.sock ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	ctl() {	# ctl TAG ARGS...: run ledctl, report exit code and reply
-		tag=$1; shift
-		out=$(/bin/ledctl --socket /run/ledd/ledd.sock --json "$@" 2>&1); rc=$?
-		say "LEDCTL $tag rc=$rc out=$(echo "$out" | tr '\n' ' ')"
-	}
+	start_ledd
 	ctl version version
 	ctl list list
 	ctl status0 status
@@ -132,10 +145,25 @@ daemon)
 		ctl status status
 		ctl off2 off
 	fi
-	kill "$lpid" 2>/dev/null
-	wait "$lpid"
-	say LEDD_EXIT "$?"
-	sed 's/^/@@ LEDDLOG /' /tmp/ledd.log
+	stop_ledd
+	;;
+hotplug)
+	# The overlay's LED appears after ledd started (its driver bound late, as
+	# when the overlay is applied at run time): ledd hears the kernel's
+	# uevent and restores the saved blink, with no restart.
+	start_ledd
+	ctl blink blink 5
+	stop_ledd
+	rmmod leds_gpio
+	say GONE exists="$([ -e "/sys/class/leds/$led" ] && echo yes || echo no)"
+	start_ledd
+	ctl waiting status
+	insmod $M/leds-gpio.ko
+	wait_led "$led" || say WARN "$led did not come back"
+	sleep 0.5
+	ctl restored status
+	sample blink5 "$pin" 2400
+	stop_ledd
 	;;
 *)
 	say ERROR unknown scenario "$scenario"

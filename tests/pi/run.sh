@@ -419,6 +419,22 @@ led=" "$TOML"
 	check "no overlay: ledd still serves version" has nooverlay "LEDCTL version rc=0" '"version":"'
 	check "no overlay: status reports the device missing (exists=no)" \
 		has nooverlay "LEDCTL status0 rc=0" '"exists":false'
+
+	# Hot-plug: the overlay's LED appears after ledd started (leds-gpio
+	# unloaded, then loaded again while ledd runs).
+	boot hotplug "$BOOTDTB" "scenario=hotplug" "$TOML"
+	grep -a '^@@ LEDCTL\|^@@ GONE\|^@@ LEDDLOG' "$WORK/hotplug.log" | sed 's/^@@/  ../'
+	check "hotplug: the LED is gone once leds-gpio is unloaded" has hotplug "GONE" "exists=no"
+	check "hotplug: status says the saved blink waits for its device" \
+		has hotplug "LEDCTL waiting rc=0" '"exists":false' '"restore":"waiting"' '"restore_error":"no-device"'
+	check "hotplug: ledd saw the device appear and restored it" \
+		has hotplug "LEDDLOG" "LED device ledd:green:status appeared"
+	check "hotplug: status after the LED appeared: blink 5 Hz, restore done" \
+		has hotplug "LEDCTL restored rc=0" '"mode":"blink"' '"freq":5,'
+	restored=$(r hotplug "LEDCTL restored rc=0")
+	check "hotplug: no restore field once restored" \
+		eval '[ -n "$restored" ] && ! grep -qF "\"restore\"" <<< "$restored"'
+	check "hotplug: GPIO17 toggles at 5 Hz +-10% with no new order" sample_is hotplug blink5 blink 5
 elif [ "${PI_SKIP_DAEMON:-0}" = 1 ]; then
 	note "PI_SKIP_DAEMON=1: ledd boots skipped"
 fi

@@ -12,7 +12,9 @@ LEDD_CHECKS="s0-check-config s0-start
  s8-bad-zero s8-bad-negative s8-bad-inf s8-bad-abc s8-bad-unknown-led s8-bad-dotdot s8-ledd-alive
  s5-kill9-keeps-blinking s5-restart-status s5-no-gap
  s6-sigterm-keep s6-sigterm-off
- s7-user-runs s7-user-blink-udev-standin s7-user-blink-no-permission s7-user-still-serving"
+ s7-user-runs s7-user-blink-udev-standin s7-user-blink-no-permission s7-user-still-serving
+ s10-restore-waits-for-udev s10-restore-gives-up-visibly
+ s11-hotplug-waiting s11-hotplug-restored"
 
 SOCK=/run/ledd/ledd.sock
 STATE=/run/ledd-state/state.toml
@@ -303,18 +305,103 @@ ledd_main() {
 	ok=1
 	alive && [ $LC_RC = 0 ] && ok=0
 	verdict s7-user-still-serving $ok "rc=$LC_RC $LC_OUT"
+
+	# --- 10: restore at boot, when udev hands the delay files over late. Save
+	# "blink caps 2", stop, put the LED back to the kernel's boot state, and
+	# start ledd again with udev's stand-in 1.5 s late: longer than an order's
+	# retries (0.6 s), as the boot's coldplug can be.
+	udev_standin "$CAPS" 50000 &
+	st=$!
+	lc --socket "$usock" blink caps 2
+	wait $st
+	stop_ledd TERM
+	echo none >"$(ledpath "$CAPS")/trigger"
+	: >/tmp/ledd.log
+	udev_standin "$CAPS" 1500000 &
+	st=$!
+	start_ledd /etc/ledd/user.toml "$usock" ledd
+	wait $st
+	sleep 1
+	s=$(sample "$CAPS" 3)
+	mf=$(kv "$s" freq)
+	status=$(ledsend "$usock" "status caps" 2>&1)
+	ok=1
+	[ "$(active_trigger "$CAPS")" = timer ] && [ "$(rd "$CAPS" delay_on)" = 250 ] \
+		&& [ "$(rd "$CAPS" delay_off)" = 250 ] && near "$mf" 2 10 \
+		&& ! echo "$status" | grep -q restore= \
+		&& grep -q "restored LED caps .*waiting for udev" /tmp/ledd.log && ok=0
+	verdict s10-restore-waits-for-udev $ok "$(cat /tmp/standin.log) $(snapshot "$CAPS") measured=${mf}Hz" \
+		"status: $status log: $(grep caps /tmp/ledd.log | tr '\n' '|')"
+
+	# Without udev at all, the restore gives up after its patience (30 s of
+	# guest time, skipped while idle), says so, and puts the LED back.
+	stop_ledd TERM
+	echo none >"$(ledpath "$CAPS")/trigger"
+	: >/tmp/ledd.log
+	start_ledd /etc/ledd/user.toml "$usock" ledd
+	sleep 32
+	status=$(ledsend "$usock" "status caps" 2>&1)
+	ok=1
+	alive && [ "$(active_trigger "$CAPS")" = none ] \
+		&& [ "$(kv "$status" restore)" = failed ] && [ "$(kv "$status" restore_error)" = permission ] \
+		&& grep -q "cannot restore LED caps.*gave up after 30 s" /tmp/ledd.log && ok=0
+	verdict s10-restore-gives-up-visibly $ok "$(snapshot "$CAPS") status: $status" \
+		"log: $(grep caps /tmp/ledd.log | tr '\n' '|')"
 	stop_ledd TERM
 	info "ledd log (last lines): $(tail -n 15 /tmp/ledd.log | tr '\n' '|')"
+
+	# --- 11: an LED that appears after ledd started (hot-plug): the keyboard
+	# driver is unbound while ledd starts, then bound again; ledd hears the
+	# kernel's uevent and restores the saved blink without a restart. The
+	# keyboard comes back under a new input number, so "caps" lists them all.
+	hotplug_devices='"input0::capslock"'
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do hotplug_devices="$hotplug_devices, \"input$i::capslock\""; done
+	cat >/etc/ledd/hotplug.toml <<-EOC
+	socket = "$SOCK"
+	state_file = "/run/ledd-state/hotplug.toml"
+	restore = true
+	[leds.caps]
+	device = [$hotplug_devices]
+	EOC
+	start_ledd /etc/ledd/hotplug.toml "$SOCK"
+	lc blink caps 5
+	stop_ledd TERM
+	echo serio0 >/sys/bus/serio/drivers/atkbd/unbind
+	: >/tmp/ledd.log
+	start_ledd /etc/ledd/hotplug.toml "$SOCK"
+	status=$(ledsend "$SOCK" "status caps" 2>&1)
+	ok=1
+	[ ! -e "$(ledpath "$CAPS")" ] && [ "$(kv "$status" exists)" = no ] \
+		&& [ "$(kv "$status" restore)" = waiting ] && [ "$(kv "$status" restore_error)" = no-device ] && ok=0
+	verdict s11-hotplug-waiting $ok "device present: $(ls -d "$(ledpath "$CAPS")" 2>&1) status: $status"
+	echo serio0 >/sys/bus/serio/drivers/atkbd/bind
+	i=0
+	while { CAPS=$(led_named capslock); [ -z "$CAPS" ] || [ "$(active_trigger "$CAPS")" != timer ]; } && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	info "after binding atkbd again: leds $(echo /sys/class/leds/* | sed 's|/sys/class/leds/||g')"
+	s=$(sample "$CAPS" 3)
+	mf=$(kv "$s" freq)
+	status=$(ledsend "$SOCK" "status caps" 2>&1)
+	ok=1
+	alive && [ "$(rd "$CAPS" delay_on)" = 100 ] && [ "$(rd "$CAPS" delay_off)" = 100 ] && near "$mf" 5 10 \
+		&& ! echo "$status" | grep -q restore= \
+		&& grep -q "LED device $CAPS appeared" /tmp/ledd.log && ok=0
+	verdict s11-hotplug-restored $ok "$(snapshot "$CAPS") measured=${mf}Hz status: $status" \
+		"log: $(grep -i caps /tmp/ledd.log | tr '\n' '|')"
+	stop_ledd TERM
 }
 
 # Stand-in for the udev "change" rule: wait for delay_on to appear, then
-# ~50 ms later give group leds write access to the delay files.
+# USEC later (default 50 ms) give group leds write access to the delay files.
+# udev_standin LED [USEC]
 udev_standin() {
 	d=$(ledpath "$1")
 	i=0
 	while [ ! -e "$d/delay_on" ] && [ $i -lt 2000 ]; do usleep 2000; i=$((i + 1)); done
 	t0=$(cut -d' ' -f1 /proc/uptime)
-	usleep 50000
+	usleep "${2:-50000}"
 	chgrp leds "$d/delay_on" "$d/delay_off"
 	chmod g+w "$d/delay_on" "$d/delay_off"
 	echo "stand-in: delay_on seen at uptime ${t0}s, group-writable at $(cut -d' ' -f1 /proc/uptime)s" >/tmp/standin.log
