@@ -30,7 +30,7 @@ self=$(readlink -f "${BASH_SOURCE[0]}")
 build() {
 	local out=$1 debs=$2
 	local root=$out/root.tmp
-	rm -rf "$root" && mkdir -p "$debs"
+	rm -rf --one-file-system "$root" && mkdir -p "$debs"
 	# Root mode (we are root): the tree's owners are real, for mkfs.ext4 -d.
 	# The hooks' $1 (the root) is expanded by mmdebstrap's shell, not here.
 	# shellcheck disable=SC2016
@@ -52,7 +52,7 @@ build() {
 	mb=$(($(du -sm "$root" | cut -f1) + 512))
 	rm -f "$out/root.img"
 	mkfs.ext4 -F -q -L ledd-root -d "$root" "$out/root.img" "${mb}M"
-	rm -rf "$root"
+	rm -rf --one-file-system "$root"
 }
 
 # Before linux-image-amd64 is installed (its postinst builds the initrd):
@@ -77,8 +77,8 @@ customize() {
 	echo ledd-ci >"$r/etc/hostname"
 	printf '127.0.0.1\tlocalhost\n127.0.1.1\tledd-ci\n' >"$r/etc/hosts"
 	printf '/dev/vda\t/\text4\trw,errors=remount-ro\t0\t0\n' >"$r/etc/fstab"
-	# A fixed machine id: no first-boot setup (presets) on the first run.
-	echo 4c656464204349206d616368696e6521 >"$r/etc/machine-id"
+	# (/etc/machine-id is left empty by mmdebstrap: systemd writes one at
+	# the first boot, without first-boot presets, and keeps it for boot 2.)
 	# pupil: the user who will be added to group leds after the install;
 	# outsider: a user who never is.
 	chroot "$r" useradd --create-home --shell /bin/bash pupil

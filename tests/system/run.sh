@@ -122,17 +122,19 @@ img=$cache/image-$key
 build_image() {
 	exec 9>"$cache/.lock"
 	flock -w 1200 9 || { echo "another run holds $cache/.lock"; return 1; }
-	[ "${LEDD_SYSTEM_REBUILD:-0}" != 1 ] || rm -rf "$img"
+	[ "${LEDD_SYSTEM_REBUILD:-0}" != 1 ] || rm -rf --one-file-system "$img"
 	[ -e "$img/.complete" ] && return 0
 	log "building the image (recipe tests/system/image.sh, key $key): log $cache/image-$key.log"
-	rm -rf "$img" && mkdir -p "$img"
+	rm -rf --one-file-system "$img" && mkdir -p "$img"
 	local t0=$SECONDS
-	"$here/image.sh" build "$img" "$cache/debs" >"$cache/image-$key.log" 2>&1 ||
-		{ tail -n 30 "$cache/image-$key.log"; rm -rf "$img"; return 1; }
+	# Bounded: a stalled mirror must not hang the tier (mmdebstrap cleans up
+	# its mounts on SIGTERM).
+	timeout -k 30 1200 "$here/image.sh" build "$img" "$cache/debs" >"$cache/image-$key.log" 2>&1 ||
+		{ echo "image.sh exit $? (124: over 1200 s)"; tail -n 30 "$cache/image-$key.log"; rm -rf --one-file-system "$img"; return 1; }
 	touch "$img/.complete"
 	log "image built in $((SECONDS - t0)) s"
 	# Only the current recipe's image is kept.
-	find "$cache" -maxdepth 1 -name 'image-*' ! -name "image-$key" ! -name "image-$key.log" -exec rm -rf {} +
+	find "$cache" -maxdepth 1 -name 'image-*' ! -name "image-$key" ! -name "image-$key.log" -exec rm -rf --one-file-system {} +
 }
 if out=$(build_image 2>&1); then
 	[ -z "$out" ] || printf '%s\n' "$out"

@@ -34,11 +34,14 @@ trap 'say "LEDD-INFO script error: line $LINENO: $BASH_COMMAND (exit $?)"' ERR
 oneline() { tr '\n' ' ' | tr -s ' ' | sed 's/ $//'; }
 
 # run CMD...: run it, RC = exit status, OUT = stdout+stderr on one line.
+# The trace gives the guest time the command started at, [START->END].
 run() {
+	local t0
+	t0=$(up)
 	RC=0
 	OUT=$("$@" 2>&1) || RC=$?
 	OUT=$(printf '%s' "$OUT" | oneline)
-	info "\$ $* -> rc=$RC $OUT"
+	say "LEDD-INFO [$t0->$(up)] \$ $* -> rc=$RC $OUT"
 }
 # lc USER ARGS...: ledctl as USER (a login's groups, from /etc/group).
 lc() {
