@@ -493,6 +493,20 @@ fn coalesced_saves_come_when_orders_stop_and_at_stop_then_ledd_sleeps() {
 }
 
 #[test]
+fn a_reload_writes_pending_changes_before_taking_the_new_configuration() {
+    // A quiet period of a minute: only the reload can write the file now.
+    let ledd = Ledd::start("state_delay = 60\nstate_max_delay = 600");
+    let state_file = ledd.dir.path().join("state.toml");
+    assert!(ledd.order("on power 4").starts_with("ok"));
+    assert!(ledd.order("list").ends_with("state_file=pending"));
+    ledd.signal(Signal::SIGHUP);
+    wait_for(|| ledd.log_text().contains("configuration reloaded"));
+    let state = fs::read_to_string(&state_file).unwrap();
+    assert!(state.contains("brightness = 4"), "{state}");
+    assert!(ledd.order("list").ends_with("state_file=saved"));
+}
+
+#[test]
 fn a_failed_coalesced_save_is_logged_shown_in_list_and_retried() {
     let mut ledd = Ledd::start("state_max_delay = 2");
     let state_file = ledd.dir.path().join("state.toml");
