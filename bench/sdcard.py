@@ -406,7 +406,8 @@ METHOD = (
     "changing order per second on a new connection. Device writes are the loop device's own counters "
     "(`/sys/block/loopN/stat`, write requests and sectors x 512) read after `sync -f`, so the journal, metadata "
     "and anything left in the page cache count; state-file writes are inotify `IN_MOVED_TO` events of the file "
-    "(each atomic save ends with a rename onto it). Per hour and per day are the automation's figures scaled "
+    "(each atomic save ends with a rename onto it; creations are watched too, so that the kernel cannot merge "
+    "two renames into one event). Per hour and per day are the automation's figures scaled "
     "up; the coalesced window includes the save after the last order. A real SD card also erases and rewrites "
     "whole flash pages for each small synchronous write, so the wear saved is at least in this ratio."
 ).format(img=IMAGE_MIB)
