@@ -19,6 +19,11 @@ pub const DEFAULT_SOCKET_MODE: u32 = 0o660;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
 pub const DEFAULT_RATE_LIMIT: u32 = 200;
+pub const DEFAULT_STATE_DELAY_SECS: u64 = 1;
+pub const DEFAULT_STATE_MAX_DELAY_SECS: u64 = 30;
+/// Upper bounds of the two state delays: an hour of quiet, a day of changes.
+const MAX_STATE_DELAY_SECS: i64 = 3_600;
+const MAX_STATE_MAX_DELAY_SECS: i64 = 86_400;
 /// The devices the LED named `status` looks for when no LED is configured:
 /// the overlay's LED, then the Raspberry Pi's built-in one (new and old names).
 pub const DEFAULT_STATUS_DEVICES: [&str; 3] = ["ledd:green:status", "ACT", "led0"];
@@ -57,6 +62,12 @@ pub struct Config {
     pub default_led: Option<String>,
     pub on_exit: OnExit,
     pub state_file: PathBuf,
+    /// How long orders must stop before the state file is written; zero
+    /// writes it with every change.
+    pub state_delay: Duration,
+    /// The longest a change waits to be written while orders keep coming:
+    /// what a crash can lose.
+    pub state_max_delay: Duration,
     pub restore: bool,
     pub max_connections: usize,
     pub idle_timeout: Duration,
@@ -67,7 +78,7 @@ pub struct Config {
 }
 
 /// Every top-level key and every LED key, as ledd.toml(5) documents them.
-pub const CONFIG_KEYS: [&str; 11] = [
+pub const CONFIG_KEYS: [&str; 13] = [
     "socket",
     "socket_mode",
     "socket_group",
@@ -75,6 +86,8 @@ pub const CONFIG_KEYS: [&str; 11] = [
     "default_led",
     "on_exit",
     "state_file",
+    "state_delay",
+    "state_max_delay",
     "restore",
     "max_connections",
     "idle_timeout",
@@ -133,6 +146,8 @@ struct RawConfig {
     default_led: Option<Spanned<String>>,
     on_exit: Option<OnExit>,
     state_file: Option<Spanned<PathBuf>>,
+    state_delay: Option<Spanned<i64>>,
+    state_max_delay: Option<Spanned<i64>>,
     restore: Option<bool>,
     max_connections: Option<Spanned<i64>>,
     idle_timeout: Option<Spanned<i64>>,
@@ -159,6 +174,8 @@ impl Default for Config {
             default_led: Some("status".to_string()),
             on_exit: OnExit::Keep,
             state_file: DEFAULT_STATE_FILE.into(),
+            state_delay: Duration::from_secs(DEFAULT_STATE_DELAY_SECS),
+            state_max_delay: Duration::from_secs(DEFAULT_STATE_MAX_DELAY_SECS),
             restore: true,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS),
@@ -286,6 +303,37 @@ impl Config {
         let rate_limit = positive(raw.rate_limit, DEFAULT_RATE_LIMIT as i64, 1_000_000)
             .map_err(|(span, message)| error_at(span, Some("rate_limit"), message))?
             as u32;
+        let state_delay_span = raw.state_delay.as_ref().map(Spanned::span);
+        let state_max_delay_span = raw.state_max_delay.as_ref().map(Spanned::span);
+        let state_delay = within(
+            raw.state_delay,
+            DEFAULT_STATE_DELAY_SECS as i64,
+            0,
+            MAX_STATE_DELAY_SECS,
+        )
+        .map_err(|(span, message)| error_at(span, Some("state_delay"), message))?;
+        let state_max_delay = within(
+            raw.state_max_delay,
+            DEFAULT_STATE_MAX_DELAY_SECS as i64,
+            0,
+            MAX_STATE_MAX_DELAY_SECS,
+        )
+        .map_err(|(span, message)| error_at(span, Some("state_max_delay"), message))?;
+        if state_max_delay < state_delay {
+            // Blame the key the user wrote; with both written, the bound.
+            let default = |span: &Option<_>| if span.is_none() { ", the default" } else { "" };
+            let message = format!(
+                "state_max_delay ({state_max_delay}{}) is shorter than state_delay ({state_delay}{}): \
+                 the bound on unsaved changes must be at least the quiet period",
+                default(&state_max_delay_span),
+                default(&state_delay_span),
+            );
+            let (span, key) = match (state_max_delay_span, state_delay_span) {
+                (Some(span), _) => (Some(span), "state_max_delay"),
+                (None, span) => (span, "state_delay"),
+            };
+            return Err(error_at(span, Some(key), message));
+        }
 
         let leds = match raw.leds {
             None => defaults.leds,
@@ -396,6 +444,8 @@ impl Config {
             default_led,
             on_exit: raw.on_exit.unwrap_or(defaults.on_exit),
             state_file,
+            state_delay: Duration::from_secs(state_delay as u64),
+            state_max_delay: Duration::from_secs(state_max_delay as u64),
             restore: raw.restore.unwrap_or(defaults.restore),
             max_connections,
             idle_timeout: Duration::from_secs(idle_timeout as u64),
@@ -408,12 +458,21 @@ impl Config {
 type SpannedMessage = (Option<std::ops::Range<usize>>, String);
 
 fn positive(value: Option<Spanned<i64>>, default: i64, max: i64) -> Result<i64, SpannedMessage> {
+    within(value, default, 1, max)
+}
+
+fn within(
+    value: Option<Spanned<i64>>,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, SpannedMessage> {
     match value {
         None => Ok(default),
-        Some(value) if (1..=max).contains(value.get_ref()) => Ok(value.into_inner()),
+        Some(value) if (min..=max).contains(value.get_ref()) => Ok(value.into_inner()),
         Some(value) => Err((
             Some(value.span()),
-            format!("{} is out of range (1 to {max})", value.get_ref()),
+            format!("{} is out of range ({min} to {max})", value.get_ref()),
         )),
     }
 }
@@ -502,6 +561,59 @@ device = "PWR"
         assert!(parse("max_connections = 0").is_err());
         assert!(parse("[leds.x]\ndevice = []\n").is_err());
         assert!(parse("[leds.x]\ndevice = \"x\"\ncolour = \"red\"\n").is_err());
+    }
+
+    #[test]
+    fn state_delays_are_whole_seconds_checked_against_each_other() {
+        let config = parse("").unwrap();
+        assert_eq!(
+            (config.state_delay, config.state_max_delay),
+            (Duration::from_secs(1), Duration::from_secs(30))
+        );
+        let config = parse("state_delay = 0\n").unwrap();
+        assert_eq!(config.state_delay, Duration::ZERO);
+        let config = parse("state_delay = 5\nstate_max_delay = 5\n").unwrap();
+        assert_eq!(config.state_max_delay, Duration::from_secs(5));
+
+        let error = parse("\nstate_delay = -1\n").unwrap_err();
+        assert_eq!(
+            (error.line, error.key.as_deref()),
+            (Some(2), Some("state_delay")),
+            "{error}"
+        );
+        assert!(error.message.contains("0 to 3600"), "{error}");
+        let error = parse("state_max_delay = 86401\n").unwrap_err();
+        assert_eq!(error.key.as_deref(), Some("state_max_delay"), "{error}");
+        // A fraction or a unit is not the syntax of the other durations.
+        let error = parse("state_delay = 0.5\n").unwrap_err();
+        assert_eq!(error.line, Some(1), "{error}");
+        assert!(parse("state_delay = \"1s\"\n").is_err());
+
+        // The bound must be at least the quiet period, whichever key is set.
+        let error = parse("state_delay = 2\n\nstate_max_delay = 1\n").unwrap_err();
+        assert_eq!(
+            (error.line, error.key.as_deref()),
+            (Some(3), Some("state_max_delay")),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("state_max_delay (1) is shorter than state_delay (2)"),
+            "{error}"
+        );
+        let error = parse("rate_limit = 5\nstate_delay = 40\n").unwrap_err();
+        assert_eq!(
+            (error.line, error.key.as_deref()),
+            (Some(2), Some("state_delay")),
+            "{error}"
+        );
+        assert!(
+            error
+                .message
+                .contains("state_max_delay (30, the default) is shorter than state_delay (40)"),
+            "{error}"
+        );
     }
 
     #[test]

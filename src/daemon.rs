@@ -1,7 +1,7 @@
 //! The event loop: one thread, one calloop loop. It wires the listening
 //! socket, the clients, signals and timers to the [`Engine`], and holds no
-//! LED logic. With no client and no pending retry it has nothing to wake
-//! up for, so while the kernel blinks the LEDs, ledd sleeps.
+//! LED logic. With no client, no pending retry and no unsaved change it has
+//! nothing to wake up for, so while the kernel blinks the LEDs, ledd sleeps.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -74,6 +74,9 @@ pub struct Daemon {
     trim_pending: bool,
     /// The next attempt of a restore that waits for udev (none otherwise).
     restore_timer: Option<RegistrationToken>,
+    /// The timer that writes coalesced changes to the state file; armed only
+    /// while a change is unsaved, so a daemon at rest has no timer.
+    save_timer: Option<RegistrationToken>,
 }
 
 /// Runs ledd until SIGTERM or SIGINT.
@@ -99,6 +102,7 @@ pub fn run(
         started: Instant::now(),
         trim_pending: false,
         restore_timer: None,
+        save_timer: None,
     };
     daemon.engine.report_devices();
     // Watch for LEDs that appear later before restoring, so none slips between.
@@ -157,6 +161,9 @@ pub fn run(
         info!("turning LEDs off (on_exit = \"off\")");
         daemon.engine.all_off();
     }
+    // Changes still waiting for their coalesced save (and the LEDs just
+    // turned off) are written before ledd goes.
+    daemon.engine.flush();
     if daemon.options.show {
         println!();
     }
@@ -491,6 +498,7 @@ impl Daemon {
                 if order.changes_led() {
                     let peer = peer.map_or_else(|| "unknown peer".to_string(), |p| p.to_string());
                     info!("order '{order}' from {peer}: {reply}");
+                    self.schedule_save();
                 }
                 self.reply(id, &reply);
             }
@@ -565,6 +573,48 @@ impl Daemon {
         PostAction::Continue
     }
 
+    /// Arms the save timer when a change waits to be written, and removes it
+    /// when none does (the LEDs went back to what the file holds). A timer
+    /// already armed is left alone: it reads the deadline again when it fires.
+    fn schedule_save(&mut self) {
+        match (self.engine.save_due_at(), self.save_timer) {
+            (None, Some(token)) => {
+                self.handle.remove(token);
+                self.save_timer = None;
+            }
+            (Some(due), None) => {
+                let timer = Timer::from_deadline(due);
+                match self
+                    .handle
+                    .insert_source(timer, |_, _, daemon| daemon.save_when_due())
+                {
+                    Ok(token) => self.save_timer = Some(token),
+                    Err(error) => {
+                        // Without a timer the change would wait for the next
+                        // order or the stop: write it now instead.
+                        error!("cannot schedule the state-file save ({error}); saving at once");
+                        self.engine.flush();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The save timer fired: writes the changes if they are due (later
+    /// orders may have pushed the quiet deadline back), then sleeps until
+    /// the next deadline, or goes away when nothing is left unsaved.
+    fn save_when_due(&mut self) -> TimeoutAction {
+        self.engine.save_if_due(Instant::now());
+        match self.engine.save_due_at() {
+            Some(due) => TimeoutAction::ToInstant(due),
+            None => {
+                self.save_timer = None;
+                TimeoutAction::Drop
+            }
+        }
+    }
+
     fn reply(&mut self, id: u64, reply: &Reply) {
         if let Some(client) = self.clients.get_mut(&id) {
             client
@@ -593,11 +643,19 @@ impl Daemon {
                     config.socket_mode = current.socket_mode;
                     config.socket_group = current.socket_group.clone();
                 }
+                // Pending changes belong to the running configuration's
+                // state file; the new delays may also bring the deadline
+                // forward, so the timer is set again from scratch.
+                self.engine.flush();
+                if let Some(token) = self.save_timer.take() {
+                    self.handle.remove(token);
+                }
                 self.engine.reconfigure(config);
                 info!("configuration reloaded from {}", path.display());
                 self.engine.report_devices();
                 let next = self.engine.retry_restores(Instant::now());
                 self.arm_restore_timer(next);
+                self.schedule_save();
             }
             Err(error) => error!("reload failed, keeping the running configuration: {error}"),
         }

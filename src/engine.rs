@@ -11,7 +11,7 @@ use crate::protocol::{
     BlinkTiming, ErrorKind, Order, OrderError, PROTOCOL_VERSION, Reply, format_number, quote,
 };
 use crate::restore::{Patience, Restores, Stage};
-use crate::state::SavedState;
+use crate::state::{SavePlan, SavedState, StateError};
 
 /// Who sent an order, from SO_PEERCRED.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,9 +60,16 @@ pub enum Outcome {
 pub struct Engine {
     config: Config,
     attrs: Box<dyn Attributes>,
+    /// Each LED's last ordered state: what the state file must come to hold.
     saved: SavedState,
-    /// The last save failed: the file is behind `saved` until one succeeds.
-    unsaved: bool,
+    /// What the state file holds, as far as ledd knows; None when it cannot
+    /// be known (the file did not load, or the last save failed part-way),
+    /// so that the next change is written whatever it is.
+    on_disk: Option<SavedState>,
+    /// When pending changes are due to be written (`state_delay`).
+    plan: SavePlan,
+    /// Why the last save failed, until one succeeds: logged once, shown by `list`.
+    save_error: Option<String>,
     /// Each LED's state before an order that waits for a retry, to put it
     /// back if the order fails in the end.
     before_retry: HashMap<String, Target>,
@@ -74,15 +81,17 @@ impl Engine {
     /// Takes the configuration and backend, and the saved state (a broken
     /// state file is logged and replaced by the next change).
     pub fn new(config: Config, attrs: Box<dyn Attributes>) -> Engine {
-        let saved = SavedState::load(&config.state_file).unwrap_or_else(|error| {
-            warn!("{error}; starting with no saved state");
-            SavedState::default()
-        });
+        let on_disk = SavedState::load(&config.state_file)
+            .map_err(|error| warn!("{error}; starting with no saved state"))
+            .ok();
+        let plan = SavePlan::new(config.state_delay, config.state_max_delay);
         Engine {
             config,
             attrs,
-            saved,
-            unsaved: false,
+            saved: on_disk.clone().unwrap_or_default(),
+            on_disk,
+            plan,
+            save_error: None,
             before_retry: HashMap::new(),
             restores: Restores::default(),
         }
@@ -93,7 +102,15 @@ impl Engine {
     }
 
     /// Swaps in a new configuration (after SIGHUP); the saved state stays.
+    /// Pending changes should be flushed first ([`Engine::flush`]): they
+    /// belong to the old state file.
     pub fn reconfigure(&mut self, config: Config) {
+        if config.state_file != self.config.state_file {
+            // Nothing is known of the new file: the next change writes it.
+            self.on_disk = None;
+        }
+        self.plan
+            .set_delays(config.state_delay, config.state_max_delay);
         self.config = config;
     }
 
@@ -217,6 +234,7 @@ impl Engine {
                         .unwrap_or_else(|| "none".into()),
                 ),
                 field("backend", self.attrs.kind().into()),
+                field("state_file", self.state_file_status().into()),
             ]),
             Order::Status { led } => {
                 let led = self.led_config(led.as_deref())?;
@@ -269,20 +287,112 @@ impl Engine {
         }
     }
 
-    /// Records an LED's new state and saves the state file when it changed.
+    /// Records an LED's new state. With `state_delay = 0` the state file is
+    /// saved at once and a failed save is the order's error; otherwise the
+    /// save is planned ([`Engine::save_due_at`]). A state equal to what the
+    /// file holds writes nothing.
     fn remember(&mut self, led: &str, target: Target) -> Result<(), OrderError> {
-        if self.saved.leds.get(led) == Some(&target) && !self.unsaved {
+        self.saved.leds.insert(led.to_string(), target);
+        if self.on_disk.as_ref() == Some(&self.saved) {
+            // Back to what the file holds (or never left it): a pending
+            // save has nothing left to write.
+            self.plan.clean();
             return Ok(());
         }
-        self.saved.leds.insert(led.to_string(), target);
-        let saved = self.saved.save(&self.config.state_file);
-        self.unsaved = saved.is_err();
-        saved.map_err(|error| {
+        if !self.plan.is_immediate() {
+            self.plan.changed(Instant::now());
+            return Ok(());
+        }
+        self.save_now(Instant::now()).map_err(|error| {
             OrderError::new(
                 ErrorKind::State,
                 format!("LED {led} was changed, but {error}"),
             )
         })
+    }
+
+    /// Writes the ordered state, unless the file already holds it.
+    fn save_now(&mut self, now: Instant) -> Result<(), StateError> {
+        if self.on_disk.as_ref() == Some(&self.saved) {
+            self.plan.clean();
+            return Ok(());
+        }
+        match self.saved.save(&self.config.state_file) {
+            Ok(()) => {
+                self.on_disk = Some(self.saved.clone());
+                self.plan.clean();
+                if self.save_error.take().is_some() {
+                    info!(
+                        "state file {} saved again",
+                        self.config.state_file.display()
+                    );
+                }
+                Ok(())
+            }
+            Err(error) => {
+                // The file may hold the old state, or the new one without
+                // its directory synced: either way, write it again next time.
+                self.on_disk = None;
+                if !self.plan.is_immediate() {
+                    self.plan.failed(now);
+                }
+                self.save_error = Some(error.to_string());
+                Err(error)
+            }
+        }
+    }
+
+    /// When pending changes must be written; None when nothing is pending,
+    /// so the event loop arms no timer.
+    pub fn save_due_at(&self) -> Option<Instant> {
+        self.plan.due_at()
+    }
+
+    /// Writes pending changes if they are due at `now` (the event loop's
+    /// save timer). The order was answered `ok` long ago, so a failure can
+    /// only be logged: once per distinct error, with the file and errno,
+    /// and shown by `list` as `state_file=failing` until a save succeeds.
+    pub fn save_if_due(&mut self, now: Instant) {
+        if !self.plan.is_due(now) {
+            return;
+        }
+        let before = self.save_error.clone();
+        if let Err(error) = self.save_now(now) {
+            let message = error.to_string();
+            if before.as_deref() != Some(message.as_str()) {
+                error!(
+                    "{message}; the LEDs' states are kept in memory and the save is retried every {}",
+                    seconds(
+                        self.config
+                            .state_max_delay
+                            .max(std::time::Duration::from_secs(1))
+                    )
+                );
+            }
+        }
+    }
+
+    /// Writes any change not yet saved, at once: when ledd stops and
+    /// before a reload. A failure is logged: those changes are lost.
+    pub fn flush(&mut self) {
+        if !self.plan.is_pending() && self.save_error.is_none() {
+            return;
+        }
+        if let Err(error) = self.save_now(Instant::now()) {
+            error!("{error}; the last changes are not saved");
+        }
+    }
+
+    /// `saved` (the file holds every order), `pending` (changes wait for
+    /// the coalesced save) or `failing` (the last save failed).
+    fn state_file_status(&self) -> &'static str {
+        if self.save_error.is_some() {
+            "failing"
+        } else if self.plan.is_pending() {
+            "pending"
+        } else {
+            "saved"
+        }
     }
 
     /// Plans to re-apply the saved state of every configured LED (at start).
@@ -544,6 +654,11 @@ fn target_of(order: &Order) -> (Target, Vec<(String, String)>) {
     }
 }
 
+/// A duration as ledd.toml(5) writes it: whole seconds.
+fn seconds(duration: std::time::Duration) -> String {
+    format!("{} s", duration.as_secs())
+}
+
 fn describe(target: &Target) -> String {
     match target {
         Target::Off => "off".into(),
@@ -565,11 +680,16 @@ fn describe(target: &Target) -> String {
 mod tests {
     use super::*;
     use crate::led::sim::SimulatedAttributes;
+    use std::time::Duration;
 
     fn engine(dir: &std::path::Path) -> Engine {
+        engine_with(dir, "")
+    }
+
+    fn engine_with(dir: &std::path::Path, extra: &str) -> Engine {
         let config = Config::parse(
             &format!(
-                "state_file = \"{}/state.toml\"\n[leds.status]\ndevice = [\"ledd:green:status\", \"ACT\"]\n[leds.power]\ndevice = \"PWR\"\n",
+                "{extra}\nstate_file = \"{}/state.toml\"\n[leds.status]\ndevice = [\"ledd:green:status\", \"ACT\"]\n[leds.power]\ndevice = \"PWR\"\n",
                 dir.display()
             ),
             std::path::Path::new("test.toml"),
@@ -619,7 +739,7 @@ mod tests {
         );
         assert_eq!(
             run(&mut engine, "list"),
-            "ok leds=power,status default=status backend=simulated"
+            "ok leds=power,status default=status backend=simulated state_file=pending"
         );
         assert!(run(&mut engine, "trigger mmc0").starts_with("err no-trigger:"));
     }
@@ -698,6 +818,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut first = engine(dir.path());
         run(&mut first, "blink 4");
+        first.flush();
         let saved = SavedState::load(&dir.path().join("state.toml")).unwrap();
         assert_eq!(
             saved.leds["status"],
@@ -715,5 +836,77 @@ mod tests {
             "nothing to wait for"
         );
         assert!(run(&mut second, "status").contains("mode=blink freq=4"));
+    }
+
+    fn inode(path: &std::path::Path) -> Option<u64> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| m.ino())
+    }
+
+    #[test]
+    fn changes_wait_for_the_quiet_deadline_then_are_saved_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.toml");
+        let mut engine = engine(dir.path());
+        let start = Instant::now();
+        assert_eq!(engine.save_due_at(), None, "nothing to save, no timer");
+        for order in ["blink 4", "on", "blink 2", "off", "blink 3"] {
+            assert!(run(&mut engine, order).starts_with("ok"), "{order}");
+        }
+        assert!(!path.exists(), "saved before the orders stopped");
+        assert!(run(&mut engine, "list").ends_with("state_file=pending"));
+        let due = engine.save_due_at().expect("a save is planned");
+        assert!(due >= start + Duration::from_millis(1250), "{due:?}");
+        engine.save_if_due(due - Duration::from_millis(1));
+        assert!(!path.exists(), "saved early");
+        engine.save_if_due(due);
+        let saved = SavedState::load(&path).unwrap();
+        assert_eq!(
+            saved.leds["status"],
+            Target::Blink {
+                delay_on: 167,
+                delay_off: 167
+            }
+        );
+        assert_eq!(engine.save_due_at(), None, "the timer goes away");
+        assert!(run(&mut engine, "list").ends_with("state_file=saved"));
+    }
+
+    #[test]
+    fn a_state_equal_to_the_file_writes_nothing() {
+        for delay in ["state_delay = 0", "state_delay = 1"] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("state.toml");
+            let mut engine = engine_with(dir.path(), delay);
+            run(&mut engine, "blink 4");
+            engine.flush();
+            let written = inode(&path).expect("saved");
+            // The same order again; with a delay, a change undone before the save.
+            run(&mut engine, "blink 4");
+            assert_eq!(engine.save_due_at(), None, "{delay}");
+            if delay.ends_with('1') {
+                run(&mut engine, "on");
+                run(&mut engine, "blink 4");
+                assert_eq!(engine.save_due_at(), None, "{delay}: nothing left to save");
+            }
+            engine.flush();
+            engine.save_if_due(Instant::now() + Duration::from_secs(3600));
+            // Each save renames a new file into place: the same inode means no write.
+            assert_eq!(inode(&path), Some(written), "{delay}: rewritten");
+            // A real change is written.
+            run(&mut engine, "on");
+            engine.flush();
+            assert_ne!(inode(&path), Some(written), "{delay}: not written");
+        }
+    }
+
+    #[test]
+    fn a_file_that_did_not_load_is_rewritten_by_the_next_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.toml");
+        std::fs::write(&path, "[leds.status]\nmode = \"bl").unwrap();
+        let mut engine = engine_with(dir.path(), "state_delay = 0");
+        run(&mut engine, "off");
+        assert_eq!(SavedState::load(&path).unwrap().leds["status"], Target::Off);
     }
 }

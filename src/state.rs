@@ -7,6 +7,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -113,9 +114,216 @@ impl SavedState {
     }
 }
 
+/// When to write the state file: the coalescing rule of `state_delay` and
+/// `state_max_delay` (ledd.toml(5)), as pure logic over instants, so it is
+/// tested without sleeping. The engine tells it about changes, saves and
+/// failed saves; the event loop asks it when to wake up.
+#[derive(Debug, Clone)]
+pub struct SavePlan {
+    delay: Duration,
+    max_delay: Duration,
+    /// Changes that are not on disk yet, if any.
+    pending: Option<Pending>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    /// The first change since the file was last written: bounds what a crash loses.
+    first: Instant,
+    /// The latest change: the quiet period counts from it.
+    last: Instant,
+    /// After a failed save, no new attempt before this: a broken disk is
+    /// retried at the pace of `state_max_delay`, not in a busy loop.
+    retry_at: Option<Instant>,
+}
+
+impl SavePlan {
+    pub fn new(delay: Duration, max_delay: Duration) -> SavePlan {
+        SavePlan {
+            delay,
+            max_delay,
+            pending: None,
+        }
+    }
+
+    /// New delays (after a reload); pending changes keep their times.
+    pub fn set_delays(&mut self, delay: Duration, max_delay: Duration) {
+        self.delay = delay;
+        self.max_delay = max_delay;
+    }
+
+    /// `state_delay = 0`: every change is saved at once, in the order's reply.
+    pub fn is_immediate(&self) -> bool {
+        self.delay.is_zero()
+    }
+
+    /// How long orders must stop for the stream to count as over. A quarter
+    /// more than `state_delay`, so that an automation changing an LED exactly
+    /// every `state_delay` (once a second, with the default) is one steady
+    /// stream, saved every `state_max_delay`, and not a coin toss between its
+    /// order and ledd's timer at each period.
+    pub fn quiet_period(&self) -> Duration {
+        self.delay + self.delay / 4
+    }
+
+    /// The ordered state changed at `now` and differs from the file.
+    pub fn changed(&mut self, now: Instant) {
+        match &mut self.pending {
+            Some(pending) => pending.last = pending.last.max(now),
+            None => {
+                self.pending = Some(Pending {
+                    first: now,
+                    last: now,
+                    retry_at: None,
+                })
+            }
+        }
+    }
+
+    /// The file holds the ordered state (it was written, or the LEDs went
+    /// back to what it holds): nothing to do, no timer needed.
+    pub fn clean(&mut self) {
+        self.pending = None;
+    }
+
+    /// A save failed at `now`: the changes stay pending, tried again
+    /// `state_max_delay` later (or a second, when that is shorter).
+    pub fn failed(&mut self, now: Instant) {
+        let retry_at = now + self.max_delay.max(Duration::from_secs(1));
+        let pending = self.pending.get_or_insert(Pending {
+            first: now,
+            last: now,
+            retry_at: None,
+        });
+        pending.retry_at = Some(retry_at);
+    }
+
+    pub fn is_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// When the pending changes must be written: once orders have been
+    /// quiet for [`Self::quiet_period`], at the latest `state_max_delay` after
+    /// the first of them, never before a failed save's retry time. None when
+    /// nothing is pending: then no timer runs.
+    pub fn due_at(&self) -> Option<Instant> {
+        let pending = self.pending?;
+        let due = (pending.last + self.quiet_period()).min(pending.first + self.max_delay);
+        Some(pending.retry_at.map_or(due, |retry| retry.max(due)))
+    }
+
+    pub fn is_due(&self, now: Instant) -> bool {
+        self.due_at().is_some_and(|due| due <= now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn secs(n: f64) -> Duration {
+        Duration::from_secs_f64(n)
+    }
+
+    #[test]
+    fn nothing_pending_means_no_deadline() {
+        let plan = SavePlan::new(secs(1.0), secs(30.0));
+        assert_eq!(plan.due_at(), None);
+        assert!(!plan.is_due(Instant::now() + secs(1e6)));
+    }
+
+    #[test]
+    fn a_burst_is_saved_once_it_is_quiet() {
+        let t0 = Instant::now();
+        let mut plan = SavePlan::new(secs(1.0), secs(30.0));
+        // 100 orders 5 ms apart: the deadline follows the last one.
+        for i in 0..100 {
+            plan.changed(t0 + secs(0.005 * i as f64));
+            assert!(!plan.is_due(t0 + secs(0.005 * i as f64)));
+        }
+        let last = t0 + secs(0.495);
+        assert_eq!(plan.due_at(), Some(last + secs(1.25)));
+        assert!(!plan.is_due(last + secs(1.2)));
+        assert!(plan.is_due(last + secs(1.25)));
+        plan.clean();
+        assert_eq!(plan.due_at(), None);
+    }
+
+    #[test]
+    fn a_steady_stream_is_saved_every_max_delay() {
+        // One change per second, with the defaults: never quiet long enough,
+        // so the saves come from the 30 s bound only; jitter of up to a
+        // quarter second does not make a gap look quiet.
+        let t0 = Instant::now();
+        let mut plan = SavePlan::new(secs(1.0), secs(30.0));
+        let mut saves = Vec::new();
+        let mut now = t0;
+        for i in 0..3600 {
+            let at = t0 + secs(i as f64 + if i % 2 == 0 { 0.2 } else { 0.0 });
+            // Every save the loop would make before this order arrives.
+            while let Some(due) = plan.due_at().filter(|due| *due <= at) {
+                now = now.max(due);
+                saves.push(now.duration_since(t0).as_secs_f64());
+                plan.clean();
+            }
+            plan.changed(at);
+        }
+        assert_eq!(saves.len(), 119, "{saves:?}");
+        assert!(
+            saves
+                .windows(2)
+                .all(|w| w[1] - w[0] >= 29.0 && w[1] - w[0] <= 31.0),
+            "{saves:?}"
+        );
+        assert!(saves[0] <= 30.5, "{saves:?}");
+    }
+
+    #[test]
+    fn the_bound_counts_from_the_first_unsaved_change() {
+        let t0 = Instant::now();
+        let mut plan = SavePlan::new(secs(2.0), secs(5.0));
+        plan.changed(t0);
+        plan.changed(t0 + secs(2.0));
+        plan.changed(t0 + secs(4.0));
+        assert_eq!(plan.due_at(), Some(t0 + secs(5.0)));
+        // After the save, the next change opens a new window.
+        plan.clean();
+        plan.changed(t0 + secs(6.0));
+        assert_eq!(plan.due_at(), Some(t0 + secs(6.0) + secs(2.5)));
+    }
+
+    #[test]
+    fn a_failed_save_is_retried_later_not_at_once() {
+        let t0 = Instant::now();
+        let mut plan = SavePlan::new(secs(1.0), secs(30.0));
+        plan.changed(t0);
+        let failed_at = t0 + secs(1.25);
+        plan.failed(failed_at);
+        assert!(plan.is_pending());
+        assert_eq!(plan.due_at(), Some(failed_at + secs(30.0)));
+        // New changes do not bring the retry forward.
+        plan.changed(failed_at + secs(1.0));
+        assert!(!plan.is_due(failed_at + secs(29.0)));
+        assert!(plan.is_due(failed_at + secs(30.0)));
+        // A tiny max delay still waits a second between attempts.
+        let mut fast = SavePlan::new(Duration::ZERO, Duration::ZERO);
+        fast.failed(t0);
+        assert_eq!(fast.due_at(), Some(t0 + secs(1.0)));
+    }
+
+    #[test]
+    fn immediate_mode_and_new_delays() {
+        let mut plan = SavePlan::new(Duration::ZERO, secs(30.0));
+        assert!(plan.is_immediate());
+        let t0 = Instant::now();
+        plan.set_delays(secs(10.0), secs(60.0));
+        assert!(!plan.is_immediate());
+        plan.changed(t0);
+        assert_eq!(plan.due_at(), Some(t0 + secs(12.5)));
+        // A reload that shortens the delays brings the deadline forward.
+        plan.set_delays(secs(1.0), secs(2.0));
+        assert_eq!(plan.due_at(), Some(t0 + secs(1.25)));
+    }
 
     #[test]
     fn round_trip_and_missing_file() {

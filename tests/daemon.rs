@@ -108,7 +108,7 @@ fn every_order_and_alias() {
         ),
         (
             "list",
-            "ok leds=ghost,power,status default=status backend=sysfs",
+            "ok leds=ghost,power,status default=status backend=sysfs state_file=pending",
         ),
         (
             "version",
@@ -275,7 +275,8 @@ fn hot_unplug_gives_an_error_not_a_crash() {
 
 #[test]
 fn state_is_saved_and_restored_without_disturbing_a_matching_led() {
-    let mut ledd = Ledd::start("");
+    // Saved with each change, as before coalescing: the kill comes at once.
+    let mut ledd = Ledd::start("state_delay = 0");
     ledd.order("blink 4");
     ledd.order("on power 9");
     let state = fs::read_to_string(ledd.dir.path().join("state.toml")).unwrap();
@@ -426,6 +427,117 @@ fn sighup_reloads_a_good_config_and_keeps_the_old_one_on_a_broken_one() {
     assert!(
         log.contains("ledd.toml:1"),
         "the error names the file and line: {log}"
+    );
+    ledd.signal(Signal::SIGTERM);
+    assert_eq!(ledd.wait_exit(), 0);
+}
+
+/// Context switches of a process so far: each one is a wakeup.
+fn wakeups(pid: i32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("ctxt_switches"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn coalesced_saves_come_when_orders_stop_and_at_stop_then_ledd_sleeps() {
+    let mut ledd = Ledd::start("");
+    let state_file = ledd.dir.path().join("state.toml");
+    let ordered = Instant::now();
+    for order in ["blink 4", "on", "blink 4"] {
+        assert!(ledd.order(order).starts_with("ok"), "{order}");
+    }
+    assert!(!state_file.exists(), "written before the orders stopped");
+    assert!(ledd.order("list").ends_with("state_file=pending"));
+    wait_for(|| state_file.exists());
+    let quiet = ordered.elapsed();
+    assert!(
+        quiet >= Duration::from_millis(1200),
+        "saved {quiet:?} after the orders, before the quiet period"
+    );
+    let state = fs::read_to_string(&state_file).unwrap();
+    assert!(
+        state.contains("[leds.status]\nmode = \"blink\"\ndelay_on = 125"),
+        "{state}"
+    );
+    assert!(ledd.order("list").ends_with("state_file=saved"));
+    // Nothing unsaved: no save timer. After the memory trim that follows the
+    // last client (1 s), ledd does not wake up at all.
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = wakeups(ledd.pid());
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(wakeups(ledd.pid()), before, "ledd woke up at rest");
+
+    // A change still pending at SIGTERM is written before ledd goes.
+    ledd.order("on power 7");
+    ledd.signal(Signal::SIGTERM);
+    assert_eq!(ledd.wait_exit(), 0);
+    let state = fs::read_to_string(&state_file).unwrap();
+    assert!(
+        state.contains("[leds.power]\nmode = \"on\"\nbrightness = 7"),
+        "{state}"
+    );
+
+    // on_exit = "off": the LEDs turned off at stop are what the file holds.
+    let mut off = Ledd::start("on_exit = \"off\"");
+    off.order("blink power 2");
+    off.order("on 1");
+    off.signal(Signal::SIGTERM);
+    assert_eq!(off.wait_exit(), 0);
+    let saved = ledd::state::SavedState::load(&off.dir.path().join("state.toml")).unwrap();
+    assert_eq!(saved.leds.get("power"), Some(&ledd::led::Target::Off));
+    assert_eq!(saved.leds.get("status"), Some(&ledd::led::Target::Off));
+}
+
+#[test]
+fn a_reload_writes_pending_changes_before_taking_the_new_configuration() {
+    // A quiet period of a minute: only the reload can write the file now.
+    let ledd = Ledd::start("state_delay = 60\nstate_max_delay = 600");
+    let state_file = ledd.dir.path().join("state.toml");
+    assert!(ledd.order("on power 4").starts_with("ok"));
+    assert!(ledd.order("list").ends_with("state_file=pending"));
+    ledd.signal(Signal::SIGHUP);
+    wait_for(|| ledd.log_text().contains("configuration reloaded"));
+    let state = fs::read_to_string(&state_file).unwrap();
+    assert!(state.contains("brightness = 4"), "{state}");
+    assert!(ledd.order("list").ends_with("state_file=saved"));
+}
+
+#[test]
+fn a_failed_coalesced_save_is_logged_shown_in_list_and_retried() {
+    let mut ledd = Ledd::start("state_max_delay = 2");
+    let state_file = ledd.dir.path().join("state.toml");
+    // A directory where the temporary file goes: the write fails with EISDIR.
+    let obstacle = ledd.dir.path().join(".state.toml.tmp");
+    fs::create_dir(&obstacle).unwrap();
+    assert!(ledd.order("blink 4").starts_with("ok"), "answered at once");
+    wait_for(|| ledd.order("list").ends_with("state_file=failing"));
+    let log = ledd.log_text();
+    assert!(
+        log.contains(&format!(
+            "cannot write state file {}: Is a directory (os error 21); the LEDs' states are kept in memory and the save is retried every 2 s",
+            state_file.display()
+        )),
+        "{log}"
+    );
+    assert!(!state_file.exists());
+    // Orders keep working meanwhile; once the fault is gone, the retry saves.
+    assert!(ledd.order("on power 3").starts_with("ok"));
+    fs::remove_dir(&obstacle).unwrap();
+    wait_for(|| ledd.order("list").ends_with("state_file=saved"));
+    let state = fs::read_to_string(&state_file).unwrap();
+    assert!(
+        state.contains("delay_on = 125") && state.contains("brightness = 3"),
+        "{state}"
+    );
+    assert!(ledd.log_text().contains("saved again"));
+    assert_eq!(
+        ledd.log_text().matches("cannot write state file").count(),
+        1,
+        "the same failure is logged once, not at every retry"
     );
     ledd.signal(Signal::SIGTERM);
     assert_eq!(ledd.wait_exit(), 0);
@@ -618,7 +730,7 @@ fn simulated_backend_follows_kernel_semantics_over_the_socket() {
     let ledd = Ledd::start_simulated("");
     assert_eq!(
         ledd.order("list"),
-        "ok leds=ghost,power,status default=status backend=simulated"
+        "ok leds=ghost,power,status default=status backend=simulated state_file=saved"
     );
     assert!(ledd.log_text().contains("SIMULATED LEDs"));
     ledd.order("blink 10");

@@ -98,11 +98,22 @@ struct Rig {
 }
 
 impl Rig {
-    /// An engine on one simulated LED `status` (device ACT), saving to `state_file`.
+    /// An engine on one simulated LED `status` (device ACT), saving to
+    /// `state_file` with every change (`state_delay = 0`), so that a failed
+    /// save is the order's own error.
     fn new(state_file: &Path) -> Rig {
+        Rig::with(state_file, "state_delay = 0")
+    }
+
+    /// The same with coalesced saves: `state_delay = 1`, `state_max_delay = 30`.
+    fn deferred(state_file: &Path) -> Rig {
+        Rig::with(state_file, "state_delay = 1\nstate_max_delay = 30")
+    }
+
+    fn with(state_file: &Path, extra: &str) -> Rig {
         let config = Config::parse(
             &format!(
-                "state_file = \"{}\"\n[leds.status]\ndevice = \"ACT\"\n",
+                "{extra}\nstate_file = \"{}\"\n[leds.status]\ndevice = \"ACT\"\n",
                 state_file.display()
             ),
             Path::new("faults.toml"),
@@ -550,6 +561,107 @@ fn state_fault_case(
     );
 }
 
+/// With coalesced saves the order is answered `ok` before the save: a save
+/// that fails when its deadline comes keeps the old file, is shown by
+/// `list`, is not retried in a busy loop but `state_max_delay` later, and
+/// succeeds once the fault is gone. Checked for each kind of fault.
+fn deferred_fault_case(
+    name: &str,
+    state_file: &Path,
+    break_it: impl FnOnce(),
+    save: impl Fn(&mut Rig, Instant),
+    repair: impl FnOnce(),
+) {
+    let mut rig = Rig::deferred(state_file);
+    rig.ok("blink 2");
+    rig.engine.flush();
+    let old = fs::read(state_file).unwrap();
+    break_it();
+    rig.ok("on");
+    let list = |rig: &mut Rig| rig.ok("list").field("state_file").map(str::to_string);
+    assert_eq!(list(&mut rig).as_deref(), Some("pending"), "{name}");
+    let due = rig.engine.save_due_at().expect("a save is planned");
+    save(&mut rig, due);
+    assert_eq!(list(&mut rig).as_deref(), Some("failing"), "{name}");
+    assert_eq!(
+        fs::read(state_file).unwrap(),
+        old,
+        "{name}: old file changed"
+    );
+    let retry = rig.engine.save_due_at().expect("still unsaved");
+    assert!(
+        retry >= due + Duration::from_secs(30),
+        "{name}: retried after {:?}, not state_max_delay",
+        retry - due
+    );
+    // More orders meanwhile do not bring the retry forward.
+    rig.ok("heartbeat");
+    assert_eq!(rig.engine.save_due_at(), Some(retry), "{name}");
+    repair();
+    save(&mut rig, retry - Duration::from_millis(1));
+    assert_eq!(fs::read(state_file).unwrap(), old, "{name}: retried early");
+    save(&mut rig, retry);
+    assert_eq!(list(&mut rig).as_deref(), Some("saved"), "{name}");
+    assert_eq!(rig.engine.save_due_at(), None, "{name}: timer left");
+    assert_eq!(rig.saved().leds["status"], Target::Heartbeat, "{name}");
+}
+
+#[test]
+fn deferred_save_temporary_is_a_directory_eisdir() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("state.toml");
+    let temporary = dir.path().join(".state.toml.tmp");
+    deferred_fault_case(
+        "EISDIR",
+        &state_file,
+        || fs::create_dir(&temporary).unwrap(),
+        |rig, at| rig.engine.save_if_due(at),
+        || fs::remove_dir(&temporary).unwrap(),
+    );
+}
+
+#[test]
+fn deferred_save_directory_not_writable_eacces() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let state_dir = dir.path().join("state");
+    fs::create_dir(&state_dir).unwrap();
+    fs::set_permissions(&state_dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let state_file = state_dir.join("state.toml");
+    let denied = std::cell::Cell::new(false);
+    deferred_fault_case(
+        "EACCES",
+        &state_file,
+        || denied.set(true),
+        |rig, at| {
+            if denied.get() {
+                as_nobody(|| rig.engine.save_if_due(at))
+            } else {
+                rig.engine.save_if_due(at)
+            }
+        },
+        || denied.set(false),
+    );
+}
+
+#[test]
+fn deferred_save_that_fails_at_stop_is_retried_by_flush_and_reported() {
+    // A failing save leaves `failing` until a flush (ledd's stop) succeeds.
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("state.toml");
+    let temporary = dir.path().join(".state.toml.tmp");
+    let mut rig = Rig::deferred(&state_file);
+    fs::create_dir(&temporary).unwrap();
+    rig.ok("blink 2");
+    rig.engine.flush();
+    assert_eq!(rig.ok("list").field("state_file"), Some("failing"));
+    assert!(!state_file.exists());
+    fs::remove_dir(&temporary).unwrap();
+    rig.engine.flush();
+    assert_eq!(rig.ok("list").field("state_file"), Some("saved"));
+    assert!(matches!(rig.saved().leds["status"], Target::Blink { .. }));
+}
+
 /// Runs `body` with this thread's filesystem uid and gid set to nobody:
 /// root loses CAP_DAC_OVERRIDE for this thread's file accesses, so modes
 /// deny for real (setfsuid(2), capabilities(7)).
@@ -809,7 +921,8 @@ fn after_a_failed_save_the_same_order_again_saves_it() {
 }
 
 // ---------------------------------------------------------------------------
-// A broken state file at start, with the real daemon.
+// A broken state file at start, with the real daemon (saving with every
+// change, so that the next order's reply tells whether the save worked).
 
 #[test]
 fn a_truncated_or_broken_state_file_at_start_is_logged_and_ledd_serves() {
@@ -827,7 +940,7 @@ fn a_truncated_or_broken_state_file_at_start_is_logged_and_ledd_serves() {
         ("unknown mode", b"[leds.status]\nmode = \"disco\"\n"),
     ];
     for (name, content) in cases {
-        let mut ledd = common::Ledd::prepare("");
+        let mut ledd = common::Ledd::prepare("state_delay = 0");
         let state_file = ledd.dir.path().join("state.toml");
         fs::write(&state_file, content).unwrap();
         ledd.spawn(&[]);
@@ -849,7 +962,7 @@ fn a_truncated_or_broken_state_file_at_start_is_logged_and_ledd_serves() {
 
 #[test]
 fn a_state_file_that_is_a_directory_or_names_unknown_leds_does_not_stop_ledd() {
-    let mut ledd = common::Ledd::prepare("");
+    let mut ledd = common::Ledd::prepare("state_delay = 0");
     let state_file = ledd.dir.path().join("state.toml");
     fs::create_dir(&state_file).unwrap();
     ledd.spawn(&[]);
@@ -870,7 +983,7 @@ fn a_state_file_that_is_a_directory_or_names_unknown_leds_does_not_stop_ledd() {
     );
     drop(ledd);
 
-    let mut ledd = common::Ledd::prepare("");
+    let mut ledd = common::Ledd::prepare("state_delay = 0");
     let state_file = ledd.dir.path().join("state.toml");
     fs::write(
         &state_file,

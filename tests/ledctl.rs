@@ -49,7 +49,7 @@ fn subcommands_and_aliases_reach_the_daemon() {
         ),
         (
             &["list"],
-            "leds: ghost,power,status\ndefault: status\nbackend: sysfs\n",
+            "leds: ghost,power,status\ndefault: status\nbackend: sysfs\nstate_file: pending\n",
         ),
         (
             &["version"],

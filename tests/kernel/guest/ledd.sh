@@ -25,6 +25,9 @@ write_config() {
 	cat >"$1" <<-EOC
 	socket = "$2"
 	state_file = "$3"
+	# Written with every change: scenario 5 kills ledd a second after an
+	# order and restores from the file (coalesced writes: tests/crash.rs).
+	state_delay = 0
 	default_led = "caps"
 	on_exit = "$4"
 	restore = true
