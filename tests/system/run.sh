@@ -48,8 +48,8 @@ plan_boot1=(b1-system-up b1-keyboard-leds b1-no-timer-before-install b1-apt-inst
 	b1-socket-active b1-service-active b1-socket-mode b1-led-files-group b1-pupil-in-leds
 	b1-config-restart b1-first-blink b1-delay-files-group b1-outsider-exit-4 b1-reload
 	b1-restart-keeps-blink b1-sigkill-restarts b1-socket-activation b1-watchdog b1-security
-	b1-last-order b1-journal-no-errors boot1-done)
-plan_boot2=(b2-system-up b2-service-active b2-restored-rate b2-status b2-journal-clean
+	b1-last-order b1-journal-no-errors b1-order-before-poweroff boot1-done)
+plan_boot2=(b2-system-up b2-service-active b2-restored-rate b2-restored-last-second b2-status b2-journal-clean
 	b2-purge b2-purge-nothing-left b2-purge-units-gone boot2-done)
 plan=("${plan_host[@]}" "${plan_boot1[@]}" "${plan_boot2[@]}")
 

@@ -336,13 +336,20 @@ boot1() {
 	[ -z "$OUT" ] || s=1
 	verdict b1-journal-no-errors $s "journalctl -b -p err -u ledd.service -u ledd.socket: ${OUT:-(nothing)}"
 	info "ledd journal this boot: $(journalctl -b -q --no-pager -u ledd.service -u ledd.socket -o cat | tail -n 30 | oneline)"
-	finish
+	save_journal
+
+	# One more order right before the power-off, well within state_delay:
+	# ledd must still have it on disk for the next boot (written when
+	# systemd stops it).
+	lc pupil blink num 1.25
+	verdict b1-order-before-poweroff $RC "ledctl blink num 1.25, then power off at once: exit $RC: $OUT"
+	say "LEDD-DONE $phase"
 }
 
 boot2() {
 	info "boot2: kernel $(uname -r)"
 	system_up b2-system-up
-	CAPS=$(led_dev capslock || echo input0::capslock)
+	CAPS=$(led_dev capslock || echo input0::capslock) NUM=$(led_dev numlock || echo input0::numlock)
 
 	run systemctl is-active ledd.service
 	verdict b2-service-active $RC "ledd.service started at boot: $OUT"
@@ -352,6 +359,9 @@ boot2() {
 	local s=0
 	rate_ok "$CAPS" 2.5 || s=1
 	verdict b2-restored-rate $s "$DETAIL"
+	s=0
+	rate_ok "$NUM" 1.25 || s=1
+	verdict b2-restored-last-second $s "num, ordered just before the power-off: $DETAIL"
 
 	lc pupil --json status caps
 	s=$RC
