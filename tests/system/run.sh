@@ -91,23 +91,31 @@ need=(
 if [ -z "${LEDD_DEB:-}" ]; then
 	need+=("dpkg-buildpackage dpkg-dev" "dh debhelper" "fakeroot fakeroot" "dtc device-tree-compiler")
 fi
-tools() {
-	local missing=() entry what pkg
+missing_tools() { # prints the packages of the missing tools, one per line
+	local entry what pkg
 	for entry in "${need[@]}"; do
 		what=${entry% *} pkg=${entry#* }
-		if [[ $what == /* ]]; then [ -e "$what" ] || missing+=("$pkg"); else command -v "$what" >/dev/null || missing+=("$pkg"); fi
-	done
+		if [[ $what == /* ]]; then [ -e "$what" ] || echo "$pkg"; else command -v "$what" >/dev/null || echo "$pkg"; fi
+	done | sort -u
+}
+tools() {
+	local missing=()
+	mapfile -t missing < <(missing_tools)
 	[ ${#missing[@]} -eq 0 ] && return 0
 	log "apt-get install ${missing[*]}"
 	apt-get -o DPkg::Lock::Timeout=600 update -qq >"$work/apt.log" 2>&1 || { tail -n 5 "$work/apt.log"; return 1; }
 	local extra=()
 	# A backports qemu-utils (preinstalled on some images) blocks the
 	# archive's qemu-system-x86: take the release's qemu-utils with it.
-	if dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null | grep -q bpo; then
+	if [[ " ${missing[*]} " == *" qemu-system-x86 "* ]] &&
+		dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null | grep -q bpo; then
 		extra=(--allow-downgrades "qemu-utils/$(. /etc/os-release && echo "$VERSION_CODENAME")")
 	fi
 	apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${extra[@]}" "${missing[@]}" \
 		>>"$work/apt.log" 2>&1 || { tail -n 20 "$work/apt.log"; return 1; }
+	missing=()
+	mapfile -t missing < <(missing_tools)
+	[ ${#missing[@]} -eq 0 ] || { echo "still missing after apt-get install: ${missing[*]}"; return 1; }
 }
 if out=$(tools 2>&1); then
 	pass host-tools "mmdebstrap, qemu-system-x86_64, qemu-img, e2fsprogs, gcc, package build tools"
