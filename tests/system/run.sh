@@ -153,17 +153,20 @@ else
 fi
 
 # --- The package ------------------------------------------------------------------
-rm -rf "$work/disk" "$work/src"
+rm -rf "$work/disk"
 mkdir -p "$work/disk/out"
 deb=
 if [ -n "${LEDD_DEB:-}" ]; then
-	if [ -f "$LEDD_DEB" ] && dpkg-deb -f "$LEDD_DEB" Package 2>/dev/null | grep -qx ledd; then
+	if [ ! -f "$LEDD_DEB" ]; then
+		fail deb "LEDD_DEB=$LEDD_DEB: no such file"
+	elif dpkg-deb -f "$LEDD_DEB" Package 2>/dev/null | grep -qx ledd; then
 		deb=$LEDD_DEB
 		pass deb "given by LEDD_DEB: $deb (version $(dpkg-deb -f "$deb" Version))"
 	else
 		fail deb "LEDD_DEB=$LEDD_DEB is not a ledd package"
 	fi
 else
+	rm -rf "$work/src"
 	# As tests/deb/run.sh builds it: a clean copy, the same cargo cache.
 	buildlog=$work/build.log
 	build() {
@@ -183,7 +186,10 @@ else
 	fi
 fi
 [ -n "$deb" ] || finish
-cp "$deb" "$work/disk/"
+# Under its canonical name, whatever LEDD_DEB called it: the guest installs
+# ./ledd_VERSION_ARCH.deb as a user would.
+debname=ledd_$(dpkg-deb -f "$deb" Version | sed 's/^[0-9]*://')_$(dpkg-deb -f "$deb" Architecture).deb
+cp "$deb" "$work/disk/$debname"
 
 # --- Sampler and the CI disk -----------------------------------------------------------
 if out=$(gcc -static -O2 -Wall -Wextra -o "$work/disk/ledsample" "$root/tests/kernel/ledsample.c" 2>&1); then
@@ -202,7 +208,7 @@ mkdisks() {
 		qemu-img create -q -f qcow2 -F raw -b "$img/root.img" "$overlay"
 }
 if out=$(mkdisks 2>&1); then
-	pass ci-disk "ext4 disk with $(basename "$deb"), ledsample, checks.sh; qcow2 overlay over the cached image"
+	pass ci-disk "ext4 disk with $debname, ledsample, checks.sh; qcow2 overlay over the cached image"
 else
 	fail ci-disk "$out"
 	finish
@@ -232,6 +238,7 @@ boot() {
 	local console=$work/console-$phase.log results=$work/results-$phase.log
 	: >"$console"
 	: >"$results"
+	rm -f "$work/journal-$phase.txt"
 	log "$phase: qemu (limit ${timeout_s} s, clock: ${clock[*]:-real time}), console log: $console"
 	local t0=$SECONDS qrc=0
 	# No network device at all; -no-reboot: a reboot or panic ends qemu.
