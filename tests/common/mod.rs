@@ -123,15 +123,11 @@ impl Ledd {
         while start.elapsed() < Duration::from_secs(10) {
             // Connecting succeeds as soon as the socket is bound; a reply
             // comes only once the loop runs (after restoring the LEDs).
-            if let Ok(mut stream) = UnixStream::connect(&self.socket) {
-                let mut reply = String::new();
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                if stream.write_all(b"version\n").is_ok()
-                    && BufReader::new(&stream).read_line(&mut reply).is_ok()
-                    && reply.starts_with("ok")
-                {
-                    return;
-                }
+            if let Ok(stream) = UnixStream::connect(&self.socket)
+                && let Some(reply) = probe(stream)
+            {
+                assert!(reply.starts_with("ok version="), "probe got {reply:?}");
+                return;
             }
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
                 panic!("ledd exited with {status}: {}", self.log_text());
@@ -221,6 +217,20 @@ impl Drop for Ledd {
     }
 }
 
+/// Asks `version` and reads to the end: ledd closes its side only after it
+/// has forgotten the connection, so once this returns the probe no longer
+/// counts against `max_connections`. `None` while ledd is not serving yet.
+fn probe(stream: UnixStream) -> Option<String> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    (&stream).write_all(b"version\n").ok()?;
+    stream.shutdown(std::net::Shutdown::Write).ok()?;
+    let mut reply = String::new();
+    (&stream).read_to_string(&mut reply).ok()?;
+    (!reply.is_empty()).then_some(reply)
+}
+
 /// A raw client connection: lines out, lines in.
 pub struct Connection {
     pub stream: UnixStream,
@@ -254,7 +264,28 @@ impl Connection {
     /// Reads until the daemon closes the connection.
     pub fn rest(&mut self) -> String {
         let mut text = String::new();
-        let _ = self.reader.read_to_string(&mut text);
+        self.reader
+            .read_to_string(&mut text)
+            .expect("reading until ledd closes the connection");
         text
+    }
+
+    /// Like [`Connection::rest`] when ledd closes with the client's bytes
+    /// still unread: the kernel then resets the connection, which is the end too.
+    pub fn rest_or_reset(&mut self) -> String {
+        let mut text = String::new();
+        match self.reader.read_to_string(&mut text) {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(error) => panic!("reading until ledd closes the connection: {error}"),
+        }
+        text
+    }
+
+    /// Says goodbye (no more orders) and waits until ledd has closed the
+    /// connection, so it no longer counts against `max_connections`.
+    pub fn close(mut self) {
+        self.stream.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(self.rest(), "", "nothing was left to answer");
     }
 }
