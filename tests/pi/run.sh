@@ -349,16 +349,22 @@ check "shell: timer 100/100 ms -> GPIO17 toggles at 5 Hz +-10%" sample_is shell 
 check "shell: trigger none again -> low" sample_is shell after low
 
 # 1b. The same blink watched from the host: qemu's monitor reads the
-# emulated GPLEV0 register. Host time includes host scheduling delays on
-# a loaded machine, hence the wider tolerance.
+# emulated GPLEV0 register, independently of what the guest kernel reports.
+# The check is that the host sees the pin toggle (rising edges in 2.5 s of a
+# 5 Hz blink). Rate and duty in host time are informational only: the guest
+# runs on sleep=on here, so a host freeze (240 ms seen on this shared 2-core
+# machine, see tests/kernel) shows up in them; the guest-clock checks above
+# (-icount, sleep=off) are the ones that judge the rate and duty.
 python3 "$HERE/monwatch.py" "$WORK/hostwatch.mon" "$WORK/hostwatch.log" 17 2.5 > "$WORK/hostwatch.txt" 2>&1 &
 mwpid=$!
 boot hostwatch "$BOOTDTB" "scenario=hostwatch" "" on
-wait "$mwpid" || true
+mwrc=0
+wait "$mwpid" || mwrc=$?
 hw=$(grep HOSTWATCH "$WORK/hostwatch.txt" || true)
-note "host side: ${hw:-$(cat "$WORK/hostwatch.txt")}"
-check "host: qemu monitor (xp GPLEV0) sees GPIO17 toggle at 5 Hz +-15%, duty 40-60%" \
-	eval 'near "$(kv "$hw" freq)" 5 15 && near "$(kv "$hw" duty)" 50 20'
+note "host side (monwatch exit $mwrc): ${hw:-$(cat "$WORK/hostwatch.txt")}"
+note "host side, informational (host time, not judged): freq $(kv "$hw" freq) Hz (5 expected), duty $(kv "$hw" duty) % (50 expected)"
+check "host: qemu monitor (xp GPLEV0) sees GPIO17 toggle (>= 5 rising edges in 2.5 s)" \
+	eval '[ "$mwrc" = 0 ] && [ "$(kv "$hw" rising)" -ge 5 ] 2>/dev/null'
 
 # 2. Parameters applied as the firmware would: gpio=27 + active_low=1.
 merge "$B" p-gpio27 gpio=27 active_low=1 default_state=on
