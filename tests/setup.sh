@@ -12,6 +12,7 @@ packages=(
     debhelper dpkg-dev fakeroot lintian mandoc man-db              # Debian package, man pages
     php-cli chromium                                               # web page
     socat procps                                                   # tests' own clients and probes
+    file                                                           # bench: is ledd stripped?
 )
 missing=()
 for package in "${packages[@]}"; do
