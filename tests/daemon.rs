@@ -364,7 +364,9 @@ fn a_second_ledd_is_refused_and_a_stale_socket_replaced() {
 }
 
 #[test]
+#[ignore = "needs root (run as root: cargo test -- --include-ignored; tests/run-all.sh does)"]
 fn socket_mode_and_group_are_applied() {
+    common::require_root();
     let ledd = Ledd::start("socket_mode = \"0600\"\nsocket_group = \"root\"");
     let metadata = fs::metadata(&ledd.socket).unwrap();
     assert_eq!(metadata.permissions().mode() & 0o777, 0o600);

@@ -412,7 +412,9 @@ fn as_nobody<T>(body: impl FnOnce() -> T) -> T {
 }
 
 #[test]
+#[ignore = "needs root (run as root: cargo test -- --include-ignored; tests/run-all.sh does)"]
 fn state_directory_not_writable_eacces() {
+    common::require_root();
     let dir = tempfile::tempdir().unwrap();
     let state_dir = dir.path().join("state");
     fs::create_dir(&state_dir).unwrap();
