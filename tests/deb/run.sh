@@ -17,6 +17,12 @@
 #   LEDD_DEB_KEEP=1          keep the package installed and the work dir
 set -euo pipefail
 
+if [ "$(id -u)" != 0 ]; then
+	# Not something a test can install: reported by name, with the suite's skip status.
+	echo "SKIPPED deb: needs root (it installs the package with dpkg -i)"
+	echo "0 passed, 0 failed, 1 skipped"
+	exit 77
+fi
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$REPO/tests/deb
 # Cargo output and build logs persist under target/ so reruns are fast.
@@ -54,12 +60,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ "$(id -u)" != 0 ]; then
-	# Not something a test can install: reported by name, with the suite's skip status.
-	echo "SKIPPED deb: needs root (it installs the package with dpkg -i)"
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 77
-fi
 export DEBIAN_FRONTEND=noninteractive
 
 # --- Tools -------------------------------------------------------------------
