@@ -7,7 +7,8 @@
 
 Builds the release binaries (cargo build --release --bins) and the std-only
 load generator in bench/loadgen, starts ledd on a fake sysfs tree on tmpfs
-(plain files, as tests/common/mod.rs does) and the baseline design
+(the shared fake tree of tests/fakeleds, whose preloaded library plays the
+kernel's part in the real ledd, as in the integration tests) and the baseline design
 (bench/baseline_server.py: TCP, one order per connection, a Python thread
 toggling a fake GPIO pin), drives both with the same client load, and checks
 the budgets. Exits 1 if a budget is violated (each one printed as PASS/FAIL),
@@ -604,7 +605,8 @@ def main():
         "The CPUs are shared with other jobs, so the timings are noisy; sizes, RSS and wakeups are not.",
         "",
         "Method: ledd (release build) runs on a fake sysfs tree of plain files on tmpfs (3 LEDs; state file on "
-        "tmpfs too). The baseline is `bench/baseline_server.py`, the design ledd replaces: TCP on 127.0.0.1, one "
+        "tmpfs too), with the kernel's part (trigger brackets, the timer's files) played by the preloaded "
+        "tests/fakeleds library, whose work is in the figures of orders that change an LED. The baseline is `bench/baseline_server.py`, the design ledd replaces: TCP on 127.0.0.1, one "
         "order per connection (`clignote F` / `eteindre`), a Python thread toggling a fake GPIO pin with "
         "`time.sleep`. Both get the same client load from `bench/loadgen` (Rust, std only); ledd orders alternate "
         "`blink power 2` / `blink power 3` (each changes the LED and saves the state file), baseline orders "
