@@ -5,7 +5,7 @@
 #
 #   bash tests/pi/run.sh            (as root; installs what it lacks)
 #
-# Prints PASS/FAIL per check and ends with "N passed, N failed"; exits 1 if
+# Prints PASS/FAIL per check and ends with "N passed, N failed, N skipped"; exits 1 if
 # anything failed. Downloads (Debian packages only) are cached under
 # target/pi-cache/; scratch files go to target/pi-work/.
 # Environment: PI_SKIP_DAEMON=1 skips the cross build and the ledd boots.
@@ -22,8 +22,10 @@ T0=$(date +%s)
 
 passed=0
 failed=0
+skipped=0
 pass() { echo "PASS: $*"; passed=$((passed + 1)); }
 fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+skip() { echo "SKIPPED: $*"; skipped=$((skipped + 1)); }
 note() { echo "  .. $*"; }
 # check DESCRIPTION COMMAND...: PASS if the command succeeds
 check() {
@@ -33,7 +35,7 @@ check() {
 }
 finish() {
 	echo "pi tests took $(($(date +%s) - T0)) s"
-	echo "$passed passed, $failed failed"
+	echo "$passed passed, $failed failed, $skipped skipped"
 	[ "$failed" -eq 0 ]
 	exit $?
 }
@@ -426,7 +428,7 @@ led=" "$TOML"
 	check "no overlay: status reports the device missing (exists=no)" \
 		has nooverlay "LEDCTL status0 rc=0" '"exists":false'
 elif [ "${PI_SKIP_DAEMON:-0}" = 1 ]; then
-	note "PI_SKIP_DAEMON=1: ledd boots skipped"
+	skip "ledd on the emulated Pi (cross build and ledd boots; PI_SKIP_DAEMON=1)"
 fi
 
 finish
