@@ -164,7 +164,8 @@ ledd_main() {
 	lc blink caps 5
 	lc blink num 2
 	lc blink scroll 10
-	sleep 1
+	# ledd's own timers after a client leaves (the 1 s heap trim) run out first.
+	sleep 2
 	w1=$(ctxt_switches "$LEDD_PID")
 	sleep 3
 	w2=$(ctxt_switches "$LEDD_PID")
