@@ -27,7 +27,9 @@
  *
  * Only open/open64/openat/openat64, dup/dup2/dup3, write and close are wrapped; files
  * outside FAKE_LEDS_ROOT are untouched. Meant for single-threaded writers
- * (ledd's event loop); nothing of this is in the ledd package.
+ * (ledd's event loop); nothing of this is in the ledd package. It uses no
+ * malloc and no stdio, so that its own footprint in ledd's memory (which the
+ * benchmark measures) stays a few pages.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -35,22 +37,79 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
-#include <stdio.h>
+#include <stdio.h> /* rename() only: no stdio stream is used */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_FDS 65536
+#define SLOTS 32
 #define LINE 4096
 
 enum attr { NONE = 0, TRIGGER, BRIGHTNESS, OTHER };
 struct tracked {
-	enum attr attr;
+	enum attr attr; /* NONE: a free slot */
+	int refs;       /* descriptors (dup) that point to it */
 	char dir[PATH_MAX];
 	char name[NAME_MAX + 1];
 };
-static struct tracked *fds[MAX_FDS];
+static struct tracked slots[SLOTS];
+static unsigned char slot_of[MAX_FDS]; /* 0: not tracked, else slot + 1 */
+
+static struct tracked *tracked(int fd)
+{
+	return fd >= 0 && fd < MAX_FDS && slot_of[fd] ? &slots[slot_of[fd] - 1] : NULL;
+}
+
+static void untrack(int fd)
+{
+	struct tracked *t = tracked(fd);
+	if (!t)
+		return;
+	slot_of[fd] = 0;
+	if (--t->refs == 0)
+		t->attr = NONE;
+}
+
+/* A + B + C into OUT (PATH_MAX), or -1 when too long. */
+static int join(char *out, const char *a, const char *b, const char *c)
+{
+	size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+	if (la + lb + lc >= PATH_MAX)
+		return -1;
+	memcpy(out, a, la);
+	memcpy(out + la, b, lb);
+	memcpy(out + la + lb, c, lc + 1);
+	return 0;
+}
+
+/* Decimal digits of N into OUT (at least 24 bytes). */
+static void decimal(unsigned long n, char *out)
+{
+	char digits[24];
+	int i = 0, j = 0;
+	do
+		digits[i++] = (char)('0' + n % 10);
+	while ((n /= 10) != 0);
+	while (i > 0)
+		out[j++] = digits[--i];
+	out[j] = '\0';
+}
+
+/* TEXT as a number in BASE; -1 when it is not one. */
+static long number(const char *text, int base)
+{
+	long n = 0;
+	if (!*text)
+		return -1;
+	for (; *text; text++) {
+		if (*text < '0' || *text >= '0' + base || n > 1000000000L)
+			return -1;
+		n = n * base + (*text - '0');
+	}
+	return n;
+}
 
 static int (*real_open)(const char *, int, ...);
 static int (*real_open64)(const char *, int, ...);
@@ -119,15 +178,21 @@ static int wrap_open(int fd_or_minus, const char *path, int flags, mode_t mode, 
 	else
 		fd = large ? real_open64(path, flags, mode) : real_open(path, flags, mode);
 	if (fd >= 0 && fd < MAX_FDS) {
-		free(fds[fd]);
-		fds[fd] = NULL;
+		untrack(fd);
 		if (attr != NONE) {
-			fds[fd] = calloc(1, sizeof(struct tracked));
-			if (fds[fd]) {
-				fds[fd]->attr = attr;
-				strcpy(fds[fd]->dir, dir);
-				strcpy(fds[fd]->name, strrchr(path, '/') + 1);
+			int i;
+			for (i = 0; i < SLOTS && slots[i].attr != NONE; i++)
+				;
+			if (i == SLOTS) { /* never silently plain: refuse */
+				real_close(fd);
+				errno = ENFILE;
+				return -1;
 			}
+			slots[i].attr = attr;
+			slots[i].refs = 1;
+			strcpy(slots[i].dir, dir);
+			strcpy(slots[i].name, strrchr(path, '/') + 1);
+			slot_of[fd] = (unsigned char)(i + 1);
 		}
 	}
 	return fd;
@@ -170,24 +235,20 @@ int openat64(int dirfd, const char *path, int flags, ...)
 
 int close(int fd)
 {
-	if (fd >= 0 && fd < MAX_FDS && fds[fd]) {
-		free(fds[fd]);
-		fds[fd] = NULL;
-	}
+	untrack(fd);
 	return real_close(fd);
 }
 
 /* A duplicate of a tracked descriptor is tracked too (dd reopens onto stdout). */
 static int track_copy(int from, int to)
 {
+	struct tracked *t = tracked(from);
 	if (to < 0 || to >= MAX_FDS || to == from)
 		return to;
-	free(fds[to]);
-	fds[to] = NULL;
-	if (from >= 0 && from < MAX_FDS && fds[from]) {
-		fds[to] = malloc(sizeof(struct tracked));
-		if (fds[to])
-			memcpy(fds[to], fds[from], sizeof(struct tracked));
+	untrack(to);
+	if (t) {
+		t->refs++;
+		slot_of[to] = slot_of[from];
 	}
 	return to;
 }
@@ -208,15 +269,14 @@ int dup3(int fd, int to, int flags)
 static void get(const char *dir, const char *name, char *out)
 {
 	char path[PATH_MAX];
-	FILE *f;
+	ssize_t n = 0;
+	int fd;
 	out[0] = '\0';
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	f = fopen(path, "r");
-	if (!f)
+	if (join(path, dir, "/", name) != 0 || (fd = real_open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return;
-	if (!fgets(out, LINE, f))
-		out[0] = '\0';
-	fclose(f);
+	n = read(fd, out, LINE - 1);
+	real_close(fd);
+	out[n > 0 ? n : 0] = '\0';
 	out[strcspn(out, "\n")] = '\0';
 }
 
@@ -229,14 +289,19 @@ static int put(const char *dir, const char *name, const char *text, int create)
 	const char *env = getenv("FAKE_LEDS_NEW_MODE");
 	int fd, ok;
 	size_t len = strlen(text);
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	snprintf(tmp, sizeof tmp, "%s/.fakeleds-%s.%d", dir, name, (int)getpid());
+	char pid[24], base[PATH_MAX];
+	decimal((unsigned long)getpid(), pid);
+	if (join(path, dir, "/", name) != 0 || join(base, dir, "/.fakeleds-", name) != 0 ||
+	    join(tmp, base, ".", pid) != 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	if (stat(path, &st) == 0)
 		mode = st.st_mode & 07777;
 	else if (!create)
 		return -1;
-	else if (env && *env)
-		mode = (mode_t)strtol(env, NULL, 8);
+	else if (env && number(env, 8) >= 0)
+		mode = (mode_t)number(env, 8);
 	fd = real_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
@@ -252,8 +317,8 @@ static int put(const char *dir, const char *name, const char *text, int create)
 static void drop(const char *dir, const char *name)
 {
 	char path[PATH_MAX];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	unlink(path);
+	if (join(path, dir, "/", name) == 0)
+		unlink(path);
 }
 
 /* The files each trigger adds to its LED, with the kernel's initial values. */
@@ -321,12 +386,21 @@ static int set_trigger(const char *dir, const char *wanted)
 			word[n - 1] = '\0';
 			word++;
 		}
-		used += snprintf(out + used, sizeof out - used, "%s%s%s%s", used ? " " : "",
-				 strcmp(word, wanted) == 0 ? "[" : "", word, strcmp(word, wanted) == 0 ? "]" : "");
-		if (used >= sizeof out) {
+		int active_one = strcmp(word, wanted) == 0;
+		size_t len = strlen(word);
+		if (used + len + 4 >= sizeof out) {
 			errno = EINVAL;
 			return -1;
 		}
+		if (used)
+			out[used++] = ' ';
+		if (active_one)
+			out[used++] = '[';
+		memcpy(out + used, word, len);
+		used += len;
+		if (active_one)
+			out[used++] = ']';
+		out[used] = '\0';
 	}
 	if (put(dir, "trigger", out, 0) != 0)
 		return -1;
@@ -342,25 +416,23 @@ static int set_trigger(const char *dir, const char *wanted)
 
 static int set_brightness(const char *dir, const char *value)
 {
-	char max[LINE], text[32], *end;
-	unsigned long level, ceiling;
-	errno = 0;
-	level = strtoul(value, &end, 10);
-	if (!*value || *end || errno) {
+	char max[LINE], text[24];
+	long level = number(value, 10), ceiling;
+	if (level < 0) {
 		errno = EINVAL;
 		return -1;
 	}
 	if (level == 0 && set_trigger(dir, "none") != 0)
 		return -1;
 	get(dir, "max_brightness", max);
-	ceiling = strtoul(max, NULL, 10);
-	snprintf(text, sizeof text, "%lu", level < ceiling ? level : ceiling);
+	ceiling = number(max, 10);
+	decimal((unsigned long)(ceiling >= 0 && level > ceiling ? ceiling : level), text);
 	return put(dir, "brightness", text, 0);
 }
 
 ssize_t write(int fd, const void *buf, size_t count)
 {
-	struct tracked *t = fd >= 0 && fd < MAX_FDS ? fds[fd] : NULL;
+	struct tracked *t = tracked(fd);
 	char value[LINE];
 	size_t n = count;
 	int rc;
