@@ -45,14 +45,18 @@
 
 #define MAX_FDS 65536
 #define SLOTS 32
-#define LINE 4096
+/* Small buffers, so that the fake kernel's stack and data stay a few pages of
+ * ledd's memory: an attribute line, and a path under FAKE_LEDS_ROOT, longer
+ * than these is refused (EINVAL, ENAMETOOLONG), never handled half-way. */
+#define LINE 512
+#define PATH 512
 
-enum attr { NONE = 0, TRIGGER, BRIGHTNESS, OTHER };
+enum attr { NONE = 0, TRIGGER, BRIGHTNESS, OTHER, TOO_LONG };
 struct tracked {
 	enum attr attr; /* NONE: a free slot */
 	int refs;       /* descriptors (dup) that point to it */
-	char dir[PATH_MAX];
-	char name[NAME_MAX + 1];
+	char dir[PATH];
+	char name[64];
 };
 static struct tracked slots[SLOTS];
 static unsigned char slot_of[MAX_FDS]; /* 0: not tracked, else slot + 1 */
@@ -72,11 +76,11 @@ static void untrack(int fd)
 		t->attr = NONE;
 }
 
-/* A + B + C into OUT (PATH_MAX), or -1 when too long. */
+/* A + B + C into OUT (PATH bytes), or -1 when too long. */
 static int join(char *out, const char *a, const char *b, const char *c)
 {
 	size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
-	if (la + lb + lc >= PATH_MAX)
+	if (la + lb + lc >= PATH)
 		return -1;
 	memcpy(out, a, la);
 	memcpy(out + la, b, lb);
@@ -152,8 +156,8 @@ static enum attr classify(const char *path, char *dir)
 	slash = strchr(rest, '/');
 	if (!slash || slash == rest || strchr(slash + 1, '/'))
 		return NONE;
-	if ((size_t)(slash - path) >= PATH_MAX)
-		return NONE;
+	if ((size_t)(slash - path) >= PATH || strlen(slash + 1) >= sizeof slots[0].name)
+		return TOO_LONG;
 	memcpy(dir, path, slash - path);
 	dir[slash - path] = '\0';
 	if (strcmp(slash + 1, "trigger") == 0)
@@ -166,11 +170,15 @@ static enum attr classify(const char *path, char *dir)
 /* Opening for write: no O_TRUNC (the write replaces the file whole), no O_CREAT. */
 static int wrap_open(int fd_or_minus, const char *path, int flags, mode_t mode, int at, int large)
 {
-	char dir[PATH_MAX];
+	char dir[PATH];
 	enum attr attr = NONE;
 	int fd;
 	if ((flags & O_ACCMODE) != O_RDONLY && (!at || fd_or_minus == AT_FDCWD || path[0] == '/'))
 		attr = classify(path, dir);
+	if (attr == TOO_LONG) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	if (attr != NONE)
 		flags &= ~(O_TRUNC | O_CREAT);
 	if (at)
@@ -268,7 +276,7 @@ int dup3(int fd, int to, int flags)
 /* DIR/NAME's first line, without its newline; "" when missing. */
 static void get(const char *dir, const char *name, char *out)
 {
-	char path[PATH_MAX];
+	char path[PATH];
 	ssize_t n = 0;
 	int fd;
 	out[0] = '\0';
@@ -283,13 +291,13 @@ static void get(const char *dir, const char *name, char *out)
 /* Replaces (or creates, with mode NEW) DIR/NAME with TEXT and a newline, whole. */
 static int put(const char *dir, const char *name, const char *text, int create)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
+	char path[PATH], tmp[PATH];
 	struct stat st;
 	mode_t mode = 0644;
 	const char *env = getenv("FAKE_LEDS_NEW_MODE");
 	int fd, ok;
 	size_t len = strlen(text);
-	char pid[24], base[PATH_MAX];
+	char pid[24], base[PATH];
 	decimal((unsigned long)getpid(), pid);
 	if (join(path, dir, "/", name) != 0 || join(base, dir, "/.fakeleds-", name) != 0 ||
 	    join(tmp, base, ".", pid) != 0) {
@@ -316,7 +324,7 @@ static int put(const char *dir, const char *name, const char *text, int create)
 
 static void drop(const char *dir, const char *name)
 {
-	char path[PATH_MAX];
+	char path[PATH];
 	if (join(path, dir, "/", name) == 0)
 		unlink(path);
 }
