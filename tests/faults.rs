@@ -681,7 +681,9 @@ fn as_nobody<T>(body: impl FnOnce() -> T) -> T {
 }
 
 #[test]
+#[ignore = "needs root (run as root: cargo test -- --include-ignored; tests/run-all.sh does)"]
 fn state_directory_not_writable_eacces() {
+    common::require_root();
     let dir = tempfile::tempdir().unwrap();
     let state_dir = dir.path().join("state");
     fs::create_dir(&state_dir).unwrap();
@@ -808,14 +810,16 @@ fn state_file_replaced_by_a_directory_rename_fails() {
     );
 }
 
-/// A small tmpfs mounted for one test, unmounted when dropped; None where
-/// mounting is not allowed (not root, or no CAP_SYS_ADMIN in a container).
+/// A small tmpfs mounted for one test, unmounted when dropped. Needs root
+/// with CAP_SYS_ADMIN: the tests using it are ignored unless run as root,
+/// and as root a mount that fails fails the test.
 struct Tmpfs {
     dir: tempfile::TempDir,
 }
 
 impl Tmpfs {
-    fn mount(size: &str) -> Option<Tmpfs> {
+    fn mount(size: &str) -> Tmpfs {
+        common::require_root();
         let dir = tempfile::tempdir().unwrap();
         let status = Command::new("mount")
             .args([
@@ -826,15 +830,13 @@ impl Tmpfs {
                 "ledd-test",
             ])
             .arg(dir.path())
-            .stderr(std::process::Stdio::null())
-            .status();
-        match status {
-            Ok(status) if status.success() => Some(Tmpfs { dir }),
-            _ => {
-                eprintln!("SKIP: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)");
-                None
-            }
-        }
+            .status()
+            .expect("running mount");
+        assert!(
+            status.success(),
+            "cannot mount a tmpfs (needs CAP_SYS_ADMIN): {status}"
+        );
+        Tmpfs { dir }
     }
 
     fn path(&self) -> &Path {
@@ -861,10 +863,9 @@ impl Drop for Tmpfs {
 }
 
 #[test]
+#[ignore = "needs root (run as root: cargo test -- --include-ignored; tests/run-all.sh does)"]
 fn state_file_system_full_enospc_tmpfs() {
-    let Some(tmpfs) = Tmpfs::mount("64k") else {
-        return;
-    };
+    let tmpfs = Tmpfs::mount("64k");
     let state_file = tmpfs.path().join("state.toml");
     let filler = tmpfs.path().join("filler");
     state_fault_case(
@@ -885,10 +886,9 @@ fn state_file_system_full_enospc_tmpfs() {
 }
 
 #[test]
+#[ignore = "needs root (run as root: cargo test -- --include-ignored; tests/run-all.sh does)"]
 fn state_file_system_read_only_erofs() {
-    let Some(tmpfs) = Tmpfs::mount("1m") else {
-        return;
-    };
+    let tmpfs = Tmpfs::mount("1m");
     let state_file = tmpfs.path().join("state.toml");
     state_fault_case(
         "EROFS",

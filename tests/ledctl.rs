@@ -65,7 +65,6 @@ fn subcommands_and_aliases_reach_the_daemon() {
             stderr(&output)
         );
         assert_eq!(stdout(&output), expected, "{args:?}");
-        ledd.kernel_shows_trigger("PWR", "none");
     }
     let status = ledd.ledctl(&["status", "ghost"]);
     assert_eq!(
@@ -86,7 +85,6 @@ fn json_output_for_scripts() {
     let output = ledd.ledctl(&["--json", "status", "ghost"]);
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(value["exists"], false);
-    ledd.kernel_shows_trigger("ACT", "timer");
     let output = ledd.ledctl(&["--json", "trigger", "mmc0"]);
     assert_eq!(output.status.code(), Some(1));
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -181,11 +179,9 @@ fn exit_codes() {
 }
 
 #[test]
+#[ignore = "needs root (run as root: cargo test -- --include-ignored; tests/run-all.sh does)"]
 fn permission_denied_on_the_socket_has_its_own_code() {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("skipped: needs root to run ledctl as another user");
-        return;
-    }
+    common::require_root();
     let ledd = Ledd::start("");
     fs::set_permissions(&ledd.socket, fs::Permissions::from_mode(0o660)).unwrap();
     let output = Command::new(LEDCTL)
@@ -201,11 +197,9 @@ fn permission_denied_on_the_socket_has_its_own_code() {
 }
 
 #[test]
+#[ignore = "needs root (run as root: cargo test -- --include-ignored; tests/run-all.sh does)"]
 fn the_access_policy_denies_changes_by_others_but_not_reads() {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("skipped: needs root to run ledctl as another user");
-        return;
-    }
+    common::require_root();
     let ledd = Ledd::start(
         "socket_mode = \"0666\"\n[leds.status]\ndevice = \"ACT\"\nallow_groups = [\"root\"]\n[leds.open]\ndevice = \"PWR\"\n",
     );

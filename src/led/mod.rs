@@ -184,14 +184,13 @@ fn module_hint(trigger: &str) -> String {
 pub struct TriggerList {
     pub active: Option<String>,
     pub available: Vec<String>,
-    /// Whether the line is the kernel's full list (one entry in brackets).
-    /// When it is not, what the LED offers is unknown and the kernel decides.
-    pub complete: bool,
 }
 
 impl TriggerList {
     /// Parses `none kbd-capslock [timer] heartbeat`, with or without a
-    /// trailing space, and the pseudo-entry `default` of newer kernels.
+    /// trailing space, and the pseudo-entry `default` of newer kernels. The
+    /// kernel always brackets one entry (`[none]` when idle); a line without
+    /// one leaves the active trigger unknown.
     pub fn parse(line: &str) -> TriggerList {
         let mut active = None;
         let mut available = Vec::new();
@@ -205,27 +204,16 @@ impl TriggerList {
             };
             available.push(name.to_string());
         }
-        // The kernel always brackets one entry (`[none]` when idle). A lone
-        // name without brackets is what a plain file holds after ledd wrote
-        // it (a test tree, a non-kernel LED driver): that name is the active one.
-        let complete = active.is_some();
-        if !complete && available.len() == 1 {
-            active = available.first().cloned();
-        }
-        TriggerList {
-            active,
-            available,
-            complete,
-        }
+        TriggerList { active, available }
     }
 
     pub fn is_active(&self, name: &str) -> bool {
         self.active.as_deref() == Some(name)
     }
 
-    /// Whether the LED accepts the trigger, as far as the list tells.
+    /// Whether the LED accepts the trigger.
     pub fn offers(&self, name: &str) -> bool {
-        !self.complete || self.available.iter().any(|t| t == name)
+        self.available.iter().any(|t| t == name)
     }
 }
 
@@ -509,25 +497,16 @@ impl<A: Attributes + ?Sized> Led<'_, A> {
         if state.triggers.is_active(trigger) {
             return Ok(false);
         }
-        let missing = || LedError::NoTrigger {
-            led: self.name.to_string(),
-            device: state.device.clone(),
-            trigger: trigger.to_string(),
-            available: state.triggers.available.clone(),
-        };
         if !state.triggers.offers(trigger) {
-            return Err(missing());
+            return Err(LedError::NoTrigger {
+                led: self.name.to_string(),
+                device: state.device.clone(),
+                trigger: trigger.to_string(),
+                available: state.triggers.available.clone(),
+            });
         }
-        match self.write(&state.device, "trigger", trigger) {
-            // When ledd could not read the list, EINVAL is how the kernel
-            // says it does not have the trigger.
-            Err(LedError::Io { error, .. })
-                if !state.triggers.complete && error.kind() == io::ErrorKind::InvalidInput =>
-            {
-                Err(missing())
-            }
-            written => written.map(|()| true),
-        }
+        self.write(&state.device, "trigger", trigger)?;
+        Ok(true)
     }
 
     /// Makes the kernel do what `target` asks, writing as little as possible:
@@ -635,12 +614,6 @@ mod tests {
         let old = TriggerList::parse("[none] timer heartbeat ");
         assert_eq!(old.active.as_deref(), Some("none"));
         assert_eq!(old.available, ["none", "timer", "heartbeat"]);
-        let plain = TriggerList::parse("timer");
-        assert_eq!(plain.active.as_deref(), Some("timer"));
-        assert!(
-            plain.offers("heartbeat"),
-            "an incomplete list decides nothing"
-        );
         assert_eq!(TriggerList::parse("none timer").active, None);
         assert!(!old.offers("pattern"));
         assert!(TriggerList::parse("").available.is_empty());

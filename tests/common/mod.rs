@@ -9,27 +9,54 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// For the tests marked `#[ignore = "needs root ..."]`: run without root
+/// (`--include-ignored` as a user), they fail instead of passing unrun.
+pub fn require_root() {
+    assert!(
+        nix::unistd::Uid::effective().is_root(),
+        "this test needs root: it is ignored unless asked for, and must not pass unrun"
+    );
+}
+
 pub const LEDD: &str = env!("CARGO_BIN_EXE_ledd");
 pub const LEDCTL: &str = env!("CARGO_BIN_EXE_ledctl");
 
-/// A fake LED class device: plain files, as the kernel shows them.
+/// The shared fake tree (tests/fakeleds): `fakeleds.sh` run with `args`.
+fn fakeleds(args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fakeleds/fakeleds.sh");
+    let output = Command::new(script).args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "fakeleds.sh {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+/// The library that plays the kernel's part on a fake tree (built once).
+pub fn fakeleds_lib() -> &'static str {
+    static LIB: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    LIB.get_or_init(|| fakeleds(&["lib"]))
+}
+
+/// A fake LED class device, idle, as the kernel shows it; ledd started by
+/// [`Ledd`] sees it react to writes as the kernel's would (tests/fakeleds).
 pub fn add_fake_led(root: &Path, device: &str, max_brightness: u32) {
-    let dir = root.join(device);
-    fs::create_dir_all(&dir).unwrap();
-    for (file, content) in [
-        ("brightness", "0".to_string()),
-        ("max_brightness", max_brightness.to_string()),
-        (
-            "trigger",
-            "[none] timer heartbeat pattern oneshot".to_string(),
-        ),
-        ("delay_on", "500".to_string()),
-        ("delay_off", "500".to_string()),
-        ("pattern", String::new()),
-        ("repeat", "-1".to_string()),
-    ] {
-        fs::write(dir.join(file), format!("{content}\n")).unwrap();
-    }
+    fakeleds(&[
+        "led",
+        root.to_str().unwrap(),
+        device,
+        &max_brightness.to_string(),
+    ]);
+}
+
+/// The active trigger: the bracketed name of the `trigger` line.
+pub fn active_trigger(root: &Path, device: &str) -> String {
+    let line = read(root, device, "trigger");
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix('[').and_then(|w| w.strip_suffix(']')))
+        .unwrap_or_else(|| panic!("no active trigger in {line:?}"))
+        .to_string()
 }
 
 pub fn read(root: &Path, device: &str, file: &str) -> String {
@@ -95,9 +122,16 @@ impl Ledd {
         ledd
     }
 
+    /// The real ledd binary on this tree, with the kernel's part played by
+    /// the preloaded fake-tree library.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(LEDD);
-        command.arg("--config").arg(&self.config).args(args);
+        command
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("LD_PRELOAD", fakeleds_lib())
+            .env("FAKE_LEDS_ROOT", &self.sysfs);
         command
     }
 
@@ -116,6 +150,18 @@ impl Ledd {
             .unwrap();
         self.child = Some(child);
         self.wait_ready();
+        self.check_fake_kernel();
+    }
+
+    /// ld.so ignores a preload it cannot open, with a warning only: make sure
+    /// the fake kernel is really in the ledd under test.
+    pub fn check_fake_kernel(&self) {
+        let maps = fs::read_to_string(format!("/proc/{}/maps", self.pid())).unwrap();
+        assert!(
+            maps.contains("libfakeleds.so"),
+            "the fake kernel library is not loaded in ledd: {}",
+            self.log_text()
+        );
     }
 
     pub fn wait_ready(&mut self) {
@@ -123,15 +169,11 @@ impl Ledd {
         while start.elapsed() < Duration::from_secs(10) {
             // Connecting succeeds as soon as the socket is bound; a reply
             // comes only once the loop runs (after restoring the LEDs).
-            if let Ok(mut stream) = UnixStream::connect(&self.socket) {
-                let mut reply = String::new();
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                if stream.write_all(b"version\n").is_ok()
-                    && BufReader::new(&stream).read_line(&mut reply).is_ok()
-                    && reply.starts_with("ok")
-                {
-                    return;
-                }
+            if let Ok(stream) = UnixStream::connect(&self.socket)
+                && let Some(reply) = probe(stream)
+            {
+                assert!(reply.starts_with("ok version="), "probe got {reply:?}");
+                return;
             }
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
                 panic!("ledd exited with {status}: {}", self.log_text());
@@ -192,23 +234,20 @@ impl Ledd {
         read(&self.sysfs, device, file)
     }
 
-    /// Makes the fake tree answer like the kernel: the active trigger in brackets.
-    pub fn kernel_shows_trigger(&self, device: &str, active: &str) {
-        let line: Vec<String> = ["none", "timer", "heartbeat", "pattern", "oneshot"]
-            .iter()
-            .map(|t| {
-                if *t == active {
-                    format!("[{t}]")
-                } else {
-                    t.to_string()
-                }
-            })
-            .collect();
-        fs::write(
-            self.sysfs.join(device).join("trigger"),
-            line.join(" ") + "\n",
-        )
-        .unwrap();
+    pub fn active_trigger(&self, device: &str) -> String {
+        active_trigger(&self.sysfs, device)
+    }
+
+    /// Writes an attribute as another program would, the fake kernel's
+    /// reaction included (a trigger written behind ledd's back, say).
+    pub fn kernel_write(&self, device: &str, attribute: &str, value: &str) {
+        fakeleds(&[
+            "write",
+            self.sysfs.to_str().unwrap(),
+            device,
+            attribute,
+            value,
+        ]);
     }
 }
 
@@ -219,6 +258,20 @@ impl Drop for Ledd {
             let _ = child.wait();
         }
     }
+}
+
+/// Asks `version` and reads to the end: ledd closes its side only after it
+/// has forgotten the connection, so once this returns the probe no longer
+/// counts against `max_connections`. `None` while ledd is not serving yet.
+fn probe(stream: UnixStream) -> Option<String> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    (&stream).write_all(b"version\n").ok()?;
+    stream.shutdown(std::net::Shutdown::Write).ok()?;
+    let mut reply = String::new();
+    (&stream).read_to_string(&mut reply).ok()?;
+    (!reply.is_empty()).then_some(reply)
 }
 
 /// A raw client connection: lines out, lines in.
@@ -254,7 +307,28 @@ impl Connection {
     /// Reads until the daemon closes the connection.
     pub fn rest(&mut self) -> String {
         let mut text = String::new();
-        let _ = self.reader.read_to_string(&mut text);
+        self.reader
+            .read_to_string(&mut text)
+            .expect("reading until ledd closes the connection");
         text
+    }
+
+    /// Like [`Connection::rest`] when ledd closes with the client's bytes
+    /// still unread: the kernel then resets the connection, which is the end too.
+    pub fn rest_or_reset(&mut self) -> String {
+        let mut text = String::new();
+        match self.reader.read_to_string(&mut text) {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(error) => panic!("reading until ledd closes the connection: {error}"),
+        }
+        text
+    }
+
+    /// Says goodbye (no more orders) and waits until ledd has closed the
+    /// connection, so it no longer counts against `max_connections`.
+    pub fn close(mut self) {
+        self.stream.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(self.rest(), "", "nothing was left to answer");
     }
 }

@@ -5,7 +5,7 @@
 #
 #   bash tests/pi/run.sh            (as root; installs what it lacks)
 #
-# Prints PASS/FAIL per check and ends with "N passed, N failed"; exits 1 if
+# Prints PASS/FAIL per check and ends with "N passed, N failed, N skipped"; exits 1 if
 # anything failed. Downloads (Debian packages only) are cached under
 # target/pi-cache/; scratch files go to target/pi-work/.
 # Environment: PI_SKIP_DAEMON=1 skips the cross build and the ledd boots.
@@ -22,8 +22,10 @@ T0=$(date +%s)
 
 passed=0
 failed=0
+skipped=0
 pass() { echo "PASS: $*"; passed=$((passed + 1)); }
 fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+skip() { echo "SKIPPED: $*"; skipped=$((skipped + 1)); }
 note() { echo "  .. $*"; }
 # check DESCRIPTION COMMAND...: PASS if the command succeeds
 check() {
@@ -33,7 +35,7 @@ check() {
 }
 finish() {
 	echo "pi tests took $(($(date +%s) - T0)) s"
-	echo "$passed passed, $failed failed"
+	echo "$passed passed, $failed failed, $skipped skipped"
 	[ "$failed" -eq 0 ]
 	exit $?
 }
@@ -349,16 +351,22 @@ check "shell: timer 100/100 ms -> GPIO17 toggles at 5 Hz +-10%" sample_is shell 
 check "shell: trigger none again -> low" sample_is shell after low
 
 # 1b. The same blink watched from the host: qemu's monitor reads the
-# emulated GPLEV0 register. Host time includes host scheduling delays on
-# a loaded machine, hence the wider tolerance.
+# emulated GPLEV0 register, independently of what the guest kernel reports.
+# The check is that the host sees the pin toggle (rising edges in 2.5 s of a
+# 5 Hz blink). Rate and duty in host time are informational only: the guest
+# runs on sleep=on here, so a host freeze (240 ms seen on this shared 2-core
+# machine, see tests/kernel) shows up in them; the guest-clock checks above
+# (-icount, sleep=off) are the ones that judge the rate and duty.
 python3 "$HERE/monwatch.py" "$WORK/hostwatch.mon" "$WORK/hostwatch.log" 17 2.5 > "$WORK/hostwatch.txt" 2>&1 &
 mwpid=$!
 boot hostwatch "$BOOTDTB" "scenario=hostwatch" "" on
-wait "$mwpid" || true
+mwrc=0
+wait "$mwpid" || mwrc=$?
 hw=$(grep HOSTWATCH "$WORK/hostwatch.txt" || true)
-note "host side: ${hw:-$(cat "$WORK/hostwatch.txt")}"
-check "host: qemu monitor (xp GPLEV0) sees GPIO17 toggle at 5 Hz +-15%, duty 40-60%" \
-	eval 'near "$(kv "$hw" freq)" 5 15 && near "$(kv "$hw" duty)" 50 20'
+note "host side (monwatch exit $mwrc): ${hw:-$(cat "$WORK/hostwatch.txt")}"
+note "host side, informational (host time, not judged): freq $(kv "$hw" freq) Hz (5 expected), duty $(kv "$hw" duty) % (50 expected)"
+check "host: qemu monitor (xp GPLEV0) sees GPIO17 toggle (>= 5 rising edges in 2.5 s)" \
+	eval '[ "$mwrc" = 0 ] && [ "$(kv "$hw" rising)" -ge 5 ] 2>/dev/null'
 
 # 2. Parameters applied as the firmware would: gpio=27 + active_low=1.
 merge "$B" p-gpio27 gpio=27 active_low=1 default_state=on
@@ -436,7 +444,7 @@ led=" "$TOML"
 		eval '[ -n "$restored" ] && ! grep -qF "\"restore\"" <<< "$restored"'
 	check "hotplug: GPIO17 toggles at 5 Hz +-10% with no new order" sample_is hotplug blink5 blink 5
 elif [ "${PI_SKIP_DAEMON:-0}" = 1 ]; then
-	note "PI_SKIP_DAEMON=1: ledd boots skipped"
+	skip "ledd on the emulated Pi (cross build and ledd boots; PI_SKIP_DAEMON=1)"
 fi
 
 finish

@@ -55,31 +55,10 @@ function leddAsk(order) {
     c.on('error', reject);
   });
 }
-// The active trigger: the bracketed name (kernel), or the lone name ledd wrote (plain file).
+// The active trigger: the bracketed name, as the kernel (and the fake tree, tests/fakeleds) shows it.
 function activeTrigger(content) {
   const m = /\[([^\]]+)\]/.exec(content ?? '');
-  if (m) return m[1];
-  const words = (content ?? '').split(/\s+/).filter(Boolean);
-  return words.length === 1 ? words[0] : null;
-}
-// A plain file is not the kernel: after ledd writes `timer` it holds just "timer", while the
-// kernel would show "none [timer] heartbeat pattern" (and ledd reads the state back from
-// there, e.g. for `status`). After each click the test plays the kernel's part: it keeps
-// what ledd wrote (rawWrites, checked below) and rewrites the file the way the kernel shows
-// it. FAKE_KERNEL=0 turns this off (plain files only).
-const TRIGGERS = ['none', 'timer', 'heartbeat', 'pattern'];
-const rawWrites = {};
-function playKernel() {
-  for (const dev of ['sim0', 'sim1']) {
-    const p = path.join(env('SYSFS'), dev, 'trigger');
-    const content = fs.readFileSync(p, 'utf8').trim();
-    rawWrites[dev] = content;
-    if (env('FAKE_KERNEL', '1') === '0' || content.includes('[')) continue;
-    const t = activeTrigger(content);
-    if (TRIGGERS.includes(t)) {
-      fs.writeFileSync(p, TRIGGERS.map((x) => (x === t ? `[${x}]` : x)).join(' ') + '\n');
-    }
-  }
+  return m ? m[1] : null;
 }
 // Everything that must not move when the page refuses an order.
 async function snapshot() {
@@ -109,16 +88,6 @@ const context = await chromium.launchPersistentContext(userDataDir, {
   reducedMotion: 'reduce',   // the on-screen LED dot stays lit: stable screenshots
 });
 const page = context.pages()[0] ?? await context.newPage();
-if (PHASE === 'main') {
-  // Each form POST is carried out here (same request), then the kernel's part is played,
-  // and only then does the browser get the 303 and load the page, which reads the state.
-  await context.route((u) => u.href.startsWith(URL0), async (route) => {
-    if (route.request().method() !== 'POST') return route.continue();
-    const response = await route.fetch({ maxRedirects: 0 });
-    playKernel();
-    await route.fulfill({ response });
-  });
-}
 const foreign = [];
 page.on('request', (r) => { if (!r.url().startsWith(URL0)) foreign.push(r.url()); });
 const pageErrors = [];
@@ -166,14 +135,14 @@ try {
     await page.screenshot({ path: path.join(ARTIFACTS, 'page-after-clignote.png'), fullPage: true });
     let f = ledFiles('sim0');
     check('Clignoter 3 Hz: ledd wrote trigger "timer", delay_on 167, delay_off 167',
-      rawWrites.sim0 === 'timer' && f.delay_on === '167' && f.delay_off === '167', JSON.stringify({ ...f, written: rawWrites.sim0 }));
+      activeTrigger(f.trigger) === 'timer' && f.delay_on === '167' && f.delay_off === '167', JSON.stringify(f));
     let st = await leddAsk('status status');
     check('Clignoter 3 Hz: ledd status says blink 167/167',
       /mode=blink/.test(st) && /delay_on=167/.test(st) && /delay_off=167/.test(st), st);
     check('Clignoter 3 Hz: page confirms the order', (await message()).includes('clignoter à 3 Hz'), await message());
     check('Clignoter 3 Hz: page shows the state in French', /clignote à (environ )?3 Hz/.test(await etat()), await etat());
     check('Clignoter 3 Hz: the other LED is untouched',
-      JSON.stringify(ledFiles('sim1')) === JSON.stringify({ brightness: '0', trigger: '[none] timer heartbeat pattern', delay_on: '500', delay_off: '500' }),
+      JSON.stringify(ledFiles('sim1')) === JSON.stringify({ brightness: '0', trigger: '[none] timer heartbeat pattern' }),
       JSON.stringify(ledFiles('sim1')));
     await sleep(300);   // let ledd flush its log line
     let n1 = ordersLogged();
@@ -190,8 +159,8 @@ try {
     // 3. Eteindre (the old page tested the wrong field name: this one must work).
     await submit('Eteindre');
     f = ledFiles('sim0');
-    check('Eteindre: ledd wrote trigger "none", brightness 0', f.brightness === '0' && rawWrites.sim0 === 'none',
-      JSON.stringify({ ...f, written: rawWrites.sim0 }));
+    check('Eteindre: ledd wrote trigger "none", brightness 0', f.brightness === '0' && activeTrigger(f.trigger) === 'none'
+      && f.delay_on === undefined, JSON.stringify(f));
     st = await leddAsk('status status');
     check('Eteindre: ledd status says off', /mode=off/.test(st), st);
     check('Eteindre: page says "éteinte"', (await etat()).includes('est éteinte'), await etat());

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # End-to-end test of the classroom web page examples/web/index.php:
 # real ledd on a fake sysfs tree  <-  php -S serving the page  <-  headless Debian Chromium.
-# Prints PASS/FAIL lines and ends with "N passed, N failed"; exits non-zero on any failure.
+# Announces its plan (how many checks each step must report), prints PASS/FAIL/SKIPPED lines
+# and ends with "N passed, N failed, N skipped"; a step that exits non-zero, or reports fewer
+# checks than planned, fails; exits non-zero on any failure.
 # Usage: bash tests/web/run.sh      (as root in CI: installs php-cli and chromium if missing)
 #   LEDD_BIN=/usr/sbin/ledd   test that ledd instead of building target/release/ledd
 #   LEDD_PAGE=PATH            test that copy of index.php (the installed package's, say)
-#   FAKE_KERNEL=0             do not play the kernel's part on the fake tree (see browser.mjs)
 # Screenshots: target/web-artifacts/*.png
 set -euo pipefail
 
@@ -17,18 +18,42 @@ mkdir -p "$ARTIFACTS"
 
 passed=0
 failed=0
+skipped=0
 pass() { echo "PASS $*"; passed=$((passed + 1)); }
 fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-# Adds the PASS/FAIL lines another program printed (already on stdout) to our counts.
-count_from() {
-    local p f
-    p=$(grep -c '^PASS ' "$1" || true)
-    f=$(grep -c '^FAIL ' "$1" || true)
+skip() { echo "SKIPPED $*"; skipped=$((skipped + 1)); }
+# The plan: how many checks each step reports. A step that reports fewer (a crash half-way,
+# an early exit) fails, and so does one that exits non-zero. Update these with the checks.
+PLAN_OWN=11          # pass/fail calls in this script
+PLAN_UNIT=52         # tests/web/unit.php
+PLAN_MAIN=66         # browser.mjs PHASE=main
+PLAN_UNREACHABLE=2   # browser.mjs PHASE=unreachable, each of 3 runs
+PLAN=$((PLAN_OWN + PLAN_UNIT + PLAN_MAIN + 3 * PLAN_UNREACHABLE))
+echo "plan: $PLAN checks (this script $PLAN_OWN, unit.php $PLAN_UNIT, browser main $PLAN_MAIN, browser unreachable 3 x $PLAN_UNREACHABLE)"
+# run_step NAME EXPECTED OUT CMD...: runs a program that prints PASS/FAIL lines, shows and
+# counts them; its exit status and its number of checks are checked too.
+run_step() {
+    local name=$1 expected=$2 out=$3 rc=0 p f
+    shift 3
+    "$@" >"$out" 2>&1 || rc=$?
+    cat "$out"
+    p=$(grep -c '^PASS ' "$out") || p=0
+    f=$(grep -c '^FAIL ' "$out") || f=0
     passed=$((passed + p))
     failed=$((failed + f))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        fail "$name exited with status $rc (no FAIL line: crashed?)"
+    fi
+    if [ $((p + f)) -ne "$expected" ]; then
+        fail "$name reported $((p + f)) checks, planned $expected"
+    fi
 }
 finish() {
-    echo "$passed passed, $failed failed"
+    local missing=$((PLAN - passed - failed - skipped))
+    if [ "$missing" -gt 0 ]; then
+        fail "$missing planned checks never reported"
+    fi
+    echo "$passed passed, $failed failed, $skipped skipped"
     [ "$failed" -eq 0 ]
 }
 
@@ -65,10 +90,7 @@ else
 fi
 
 # The page's pure functions (frequency parsing, French wording), without ledd or a browser.
-php "$HERE/unit.php" >"$ARTIFACTS/unit.out" 2>&1 || true
-cat "$ARTIFACTS/unit.out"
-count_from "$ARTIFACTS/unit.out"
-grep -q '^PASS ' "$ARTIFACTS/unit.out" || fail "unit.php printed no result"
+run_step unit.php "$PLAN_UNIT" "$ARTIFACTS/unit.out" php "$HERE/unit.php"
 
 # ---- ledd on a fake sysfs tree ----------------------------------------------------------
 # LEDD_BIN=/path/to/ledd tests another build (an installed package, say) instead.
@@ -91,19 +113,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# One directory per LED with plain files, like /sys/class/leds/NAME. ("ghost" is configured
-# but has no device: it exercises ledd's err replies on the page.)
-make_led() {   # make_led DIR: a fake LED class device, off, as the kernel shows it
-    mkdir -p "$1"
-    echo 0 >"$1/brightness"
-    echo 1 >"$1/max_brightness"
-    echo "[none] timer heartbeat pattern" >"$1/trigger"
-    # With the real kernel these two appear with the timer trigger; ledd writes them then.
-    echo 500 >"$1/delay_on"
-    echo 500 >"$1/delay_off"
+# The shared fake LED tree (tests/fakeleds): one directory per LED, like /sys/class/leds/NAME,
+# and a library preloaded into ledd that plays the kernel's part (brackets in `trigger`, the
+# timer's files appearing and going). ("ghost" is configured but has no device: it exercises
+# ledd's err replies on the page.)
+FAKELEDS=$ROOT/tests/fakeleds/fakeleds.sh
+FAKELEDS_LIB=$("$FAKELEDS" lib)
+make_led() {   # make_led ROOT NAME: a fake LED class device, off, as the kernel shows it
+    "$FAKELEDS" led "$1" "$2" 1 timer heartbeat pattern
 }
-make_led "$TMP/sys/sim0"
-make_led "$TMP/sys/sim1"
+make_led "$TMP/sys" sim0
+make_led "$TMP/sys" sim1
 SOCK=$TMP/ledd.sock
 cat >"$TMP/ledd.toml" <<EOF
 sysfs_root = "$TMP/sys"
@@ -118,10 +138,16 @@ device = "absent0"
 EOF
 
 start_ledd() {
-    "$LEDD" --config "$TMP/ledd.toml" 2>>"$TMP/ledd.log" &
+    # The real ledd, with the fake kernel for its tree (no function around it: $! is ledd).
+    LD_PRELOAD=$FAKELEDS_LIB FAKE_LEDS_ROOT=$TMP/sys "$LEDD" --config "$TMP/ledd.toml" 2>>"$TMP/ledd.log" &
     LEDD_PID=$!
     for _ in $(seq 100); do
-        [ -S "$SOCK" ] && return 0
+        if [ -S "$SOCK" ]; then
+            # ld.so ignores a preload it cannot open with a warning only.
+            grep -q libfakeleds.so "/proc/$LEDD_PID/maps" && return 0
+            echo "the fake kernel library is not loaded in ledd"
+            return 1
+        fi
         sleep 0.1
     done
     echo "ledd did not create $SOCK; its log:"
@@ -152,17 +178,16 @@ PORT=$(free_port)
 start_php "$PORT" || { fail "php -S started"; finish; }
 URL=http://127.0.0.1:$PORT/
 
-run_browser() {   # run_browser VAR=value...: one browser phase, its PASS/FAIL lines counted
-    local out=$TMP/browser.out
-    env WEB_URL="$URL" SYSFS="$TMP/sys" LEDD_SOCKET="$SOCK" LEDD_LOG="$TMP/ledd.log" \
-        ARTIFACTS="$ARTIFACTS" "$@" node "$HERE/browser.mjs" >"$out" 2>&1 || true
-    cat "$out"
-    count_from "$out"
-    grep -q '^\(PASS\|FAIL\) ' "$out" || fail "browser phase $* printed no result"
+run_browser() {   # run_browser EXPECTED VAR=value...: one browser phase, checked by run_step
+    local expected=$1
+    shift
+    run_step "browser phase $*" "$expected" "$TMP/browser.out" \
+        env WEB_URL="$URL" SYSFS="$TMP/sys" LEDD_SOCKET="$SOCK" LEDD_LOG="$TMP/ledd.log" \
+        ARTIFACTS="$ARTIFACTS" "$@" node "$HERE/browser.mjs"
 }
 
 # ---- the page, through the browser ---------------------------------------------------------
-run_browser PHASE=main
+run_browser "$PLAN_MAIN" PHASE=main
 
 # The redirect-after-POST, seen from outside (a refused order, so nothing is sent).
 hdrs=$(curl -s -D - -o /dev/null --data 'freq=abc&clignote=1' "$URL")
@@ -173,7 +198,7 @@ else
 fi
 
 # ---- a ledd with a single LED: no picker, orders go to that LED ------------------------------
-make_led "$TMP/solo/sys/solo0"
+make_led "$TMP/solo/sys" solo0
 cat >"$TMP/solo/ledd.toml" <<EOF
 sysfs_root = "$TMP/solo/sys"
 socket = "$TMP/solo/ledd.sock"
@@ -181,7 +206,7 @@ state_file = "$TMP/solo/state.toml"
 [leds.solo]
 device = "solo0"
 EOF
-"$LEDD" --config "$TMP/solo/ledd.toml" 2>>"$TMP/solo/ledd.log" &
+LD_PRELOAD=$FAKELEDS_LIB FAKE_LEDS_ROOT=$TMP/solo/sys "$LEDD" --config "$TMP/solo/ledd.toml" 2>>"$TMP/solo/ledd.log" &
 SOLO_PID=$!
 PIDS+=("$SOLO_PID")
 for _ in $(seq 100); do [ -S "$TMP/solo/ledd.sock" ] && break; sleep 0.1; done
@@ -196,7 +221,7 @@ if start_php "$PORT3"; then
         fail "single LED: no picker"
     fi
     curl -s -o /dev/null -L -c "$TMP/solo/jar" -b "$TMP/solo/jar" --data 'freq=4&clignote=1' "http://127.0.0.1:$PORT3/"
-    if [ "$(cat "$TMP/solo/sys/solo0/trigger")" = timer ] && [ "$(cat "$TMP/solo/sys/solo0/delay_on")" = 125 ]; then
+    if [ "$(cat "$TMP/solo/sys/solo0/trigger")" = "none [timer] heartbeat pattern" ] && [ "$(cat "$TMP/solo/sys/solo0/delay_on")" = 125 ]; then
         pass "single LED: Clignoter 4 Hz drives it (ledd wrote timer, delay_on 125)"
     else
         fail "single LED: Clignoter 4 Hz: trigger=$(cat "$TMP/solo/sys/solo0/trigger")"
@@ -206,7 +231,9 @@ else
 fi
 SOCK=$SOCK_SAVED
 kill "$SOLO_PID"
-wait "$SOLO_PID" || true
+solo_rc=0
+wait "$SOLO_PID" || solo_rc=$?
+if [ "$solo_rc" = 0 ]; then pass "single-LED ledd stopped cleanly on SIGTERM"; else fail "single-LED ledd exited with $solo_rc on SIGTERM"; fi
 
 # ---- ledd unreachable: distinct messages (permission, missing, refused, hung) ---------------
 # Permission denied: the socket is root's, mode 0660; a PHP running as nobody is refused.
@@ -215,7 +242,7 @@ if [ "$(id -u)" -eq 0 ]; then
     if start_php "$PORT2" setpriv --reuid=nobody --regid=nogroup --clear-groups; then
         URL_SAVED=$URL
         URL=http://127.0.0.1:$PORT2/
-        run_browser PHASE=unreachable EXPECT="Accès refusé au socket" SHOT=page-permission-denied.png
+        run_browser "$PLAN_UNREACHABLE" PHASE=unreachable EXPECT="Accès refusé au socket" SHOT=page-permission-denied.png
         body=$(curl -s "$URL")
         if grep -q 'adduser nobody leds' <<<"$body"; then pass "permission message names the web user's group fix"; else fail "permission hint missing"; fi
         URL=$URL_SAVED
@@ -223,19 +250,23 @@ if [ "$(id -u)" -eq 0 ]; then
         fail "php -S as nobody started"
     fi
 else
-    echo "SKIP permission-denied test (needs root to run PHP as another user)"
+    # Not root: PHP cannot run as another user here. Reported by name and counted.
+    for _ in $(seq "$PLAN_UNREACHABLE"); do skip "permission-denied page (needs root to run PHP as another user)"; done
+    skip "permission message names the web user's group fix (needs root)"
 fi
 
 # Socket missing: ledd stopped cleanly (SIGTERM removes its socket).
 kill -TERM "$LEDD_PID"
-wait "$LEDD_PID" || true
+ledd_rc=0
+wait "$LEDD_PID" || ledd_rc=$?
 LEDD_PID=
+if [ "$ledd_rc" = 0 ]; then pass "ledd stopped cleanly on SIGTERM"; else fail "ledd exited with $ledd_rc on SIGTERM"; fi
 if [ ! -e "$SOCK" ]; then pass "ledd removed its socket on SIGTERM"; else fail "ledd left $SOCK after SIGTERM"; rm -f "$SOCK"; fi
-run_browser PHASE=unreachable EXPECT="le socket $SOCK n'existe pas" SHOT=page-socket-missing.png
+run_browser "$PLAN_UNREACHABLE" PHASE=unreachable EXPECT="le socket $SOCK n'existe pas" SHOT=page-socket-missing.png
 
 # Connection refused: a stale socket file nobody listens on (what a crashed ledd leaves).
 python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$SOCK"
-run_browser PHASE=unreachable EXPECT="personne n'écoute" SHOT=page-connection-refused.png
+run_browser "$PLAN_UNREACHABLE" PHASE=unreachable EXPECT="personne n'écoute" SHOT=page-connection-refused.png
 rm -f "$SOCK"
 
 # A ledd that accepts but never answers (hung): the page gives up after its timeout.

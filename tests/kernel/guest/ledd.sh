@@ -6,7 +6,7 @@
 LEDD_CHECKS="s0-check-config s0-start
  s9-pattern-no-module s9-pattern-loaded
  s1-blink-5hz s1-blink-2hz s1-blink-2hz-duty25
- s2-rate-change-no-rewrite
+ s2-rate-change-no-rewrite s2-no-wakeups-while-blinking
  s3-off s3-on s3-on-zero-range s3-heartbeat s3-pattern s3-trigger-listed s3-trigger-unlisted
  s4-clignote-default s4-eteindre
  s8-bad-zero s8-bad-negative s8-bad-inf s8-bad-abc s8-bad-unknown-led s8-bad-dotdot s8-ledd-alive
@@ -84,6 +84,10 @@ stop_ledd() {
 	info "ledd pid $LEDD_PID stopped by SIG$1, exit status $LEDD_RC"
 }
 
+# ctxt_switches PID: voluntary + involuntary context switches of all its threads.
+ctxt_switches() {
+	cat /proc/"$1"/task/*/status | awk '/^(non)?voluntary_ctxt_switches:/ { n += $2 } END { print n }'
+}
 alive() { kill -0 "$LEDD_PID" 2>/dev/null; }
 
 # blink_check NAME LED FREQ DUTY DELAY_ON DELAY_OFF LEDCTL_ARGS...
@@ -158,6 +162,22 @@ ledd_main() {
 	verdict s2-rate-change-no-rewrite $ok "inodes delay_on $i_on->$j_on delay_off $i_off->$j_off change-uevents $u1->$u2;" \
 		"$(sed -n 's/^LEDD-CHECK [A-Z]* s2-rate-change-tmp //p' /tmp/s2.out)"
 	grep '^LEDD-INFO' /tmp/s2.out
+
+	# --- 2b: the kernel blinks, ledd sleeps: with three LEDs blinking and no
+	# client, ledd is not woken once in 3 s (voluntary + involuntary context
+	# switches of its only thread; the bench's fake tree cannot show this).
+	lc blink caps 5
+	lc blink num 2
+	lc blink scroll 10
+	# ledd's own timers after a client leaves (the 1 s heap trim) run out first.
+	sleep 2
+	w1=$(ctxt_switches "$LEDD_PID")
+	sleep 3
+	w2=$(ctxt_switches "$LEDD_PID")
+	ok=1
+	[ -n "$w1" ] && [ "$w1" = "$w2" ] && [ "$(active_trigger "$SCROLL")" = timer ] && ok=0
+	verdict s2-no-wakeups-while-blinking $ok "ledd context switches $w1 -> $w2 over 3 s;" \
+		"$(snapshot "$CAPS") $(snapshot "$NUM") $(snapshot "$SCROLL")"
 
 	# --- 3: off / on / range error / heartbeat / pattern / raw triggers
 	max=$(rd "$CAPS" max_brightness)
