@@ -12,7 +12,7 @@ use toml::Spanned;
 use crate::protocol::{is_valid_led_name, quote};
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/ledd/ledd.toml";
-pub const DEFAULT_SOCKET: &str = "/run/ledd/ledd.sock";
+pub use crate::protocol::DEFAULT_SOCKET;
 pub const DEFAULT_SYSFS_ROOT: &str = "/sys/class/leds";
 pub const DEFAULT_STATE_FILE: &str = "/var/lib/ledd/state.toml";
 pub const DEFAULT_SOCKET_MODE: u32 = 0o660;

@@ -406,7 +406,7 @@ impl Daemon {
                 }
                 handled += 1;
                 let order = parse_line(&line);
-                if order.as_ref().is_ok_and(Order::changes_led) && !self.admit(id) {
+                if matches!(order, Ok(Order::Change(_))) && !self.admit(id) {
                     // Over the rate limit: the order waits (with those after it).
                     if let Some(client) = self.clients.get_mut(&id) {
                         client.input.splice(0..0, line.into_iter().chain([b'\n']));
@@ -495,7 +495,7 @@ impl Daemon {
         let peer = self.clients.get(&id).and_then(|c| c.peer);
         match self.engine.execute(&order, peer, may_retry) {
             Outcome::Done(reply) => {
-                if order.changes_led() {
+                if let Order::Change(_) = order {
                     let peer = peer.map_or_else(|| "unknown peer".to_string(), |p| p.to_string());
                     info!("order '{order}' from {peer}: {reply}");
                     self.schedule_save();

@@ -8,7 +8,8 @@ use std::time::Instant;
 use crate::config::{Config, LedConfig};
 use crate::led::{Attributes, Led, LedError, Target};
 use crate::protocol::{
-    BlinkTiming, ErrorKind, Order, OrderError, PROTOCOL_VERSION, Reply, format_number, quote,
+    Action, BlinkTiming, Change, ErrorKind, Order, OrderError, PROTOCOL_VERSION, Query, Reply,
+    format_number, quote,
 };
 use crate::restore::{Patience, Restores, Stage};
 use crate::state::{SavePlan, SavedState, StateError};
@@ -161,10 +162,10 @@ impl Engine {
     /// fails half-way (the trigger switched, its delays refused) puts the
     /// LED back as it was before the order.
     pub fn execute(&mut self, order: &Order, peer: Option<Peer>, may_retry: bool) -> Outcome {
-        let led = order
-            .changes_led()
-            .then(|| self.led_config(order.led()).ok())
-            .flatten();
+        let led = match order {
+            Order::Change(change) => self.led_config(change.led.as_deref()).ok(),
+            Order::Query(_) => None,
+        };
         let outcome = self.try_execute(order, peer);
         // The state before the first attempt of an order that was retried.
         let first_before = led
@@ -211,12 +212,16 @@ impl Engine {
         peer: Option<Peer>,
     ) -> Result<Vec<(String, String)>, Failure> {
         let field = |key: &str, value: String| (key.to_string(), value);
-        match order {
-            Order::Version => Ok(vec![
+        let query = match order {
+            Order::Query(query) => query,
+            Order::Change(change) => return self.change(change, peer),
+        };
+        match query {
+            Query::Version => Ok(vec![
                 field("version", env!("CARGO_PKG_VERSION").into()),
                 field("protocol", PROTOCOL_VERSION.to_string()),
             ]),
-            Order::List => Ok(vec![
+            Query::List => Ok(vec![
                 field(
                     "leds",
                     self.config
@@ -236,7 +241,7 @@ impl Engine {
                 field("backend", self.attrs.kind().into()),
                 field("state_file", self.state_file_status().into()),
             ]),
-            Order::Status { led } => {
+            Query::Status { led } => {
                 let led = self.led_config(led.as_deref())?;
                 let mut fields = vec![field("led", led.name.clone())];
                 match self.led(&led).state() {
@@ -258,33 +263,40 @@ impl Engine {
                 }
                 Ok(fields)
             }
-            _ => {
-                let led = self.led_config(order.led())?;
-                crate::access::check(&led, peer)
-                    .map_err(|message| OrderError::new(ErrorKind::Denied, message))?;
-                let (target, mut fields) = target_of(order);
-                let mut handle = self.led(&led);
-                let state = handle.state()?;
-                let applied = handle
-                    .apply_to(&state, &target)
-                    .map_err(|error| Failure::Led(Box::new(error), state.as_target()))?;
-                if let Some(level) = applied.level {
-                    fields.push(field("brightness", level.to_string()));
-                }
-                if applied.clamped {
-                    fields.push(field("clamped", "yes".into()));
-                }
-                let mut reply = vec![
-                    field("led", led.name.clone()),
-                    field("device", applied.device),
-                ];
-                reply.append(&mut fields);
-                // A newer order supersedes a saved state still waiting to be restored.
-                self.restores.finish(&led.name);
-                self.remember(&led.name, target)?;
-                Ok(reply)
-            }
         }
+    }
+
+    /// Carries out an order that changes an LED.
+    fn change(
+        &mut self,
+        change: &Change,
+        peer: Option<Peer>,
+    ) -> Result<Vec<(String, String)>, Failure> {
+        let field = |key: &str, value: String| (key.to_string(), value);
+        let led = self.led_config(change.led.as_deref())?;
+        crate::access::check(&led, peer)
+            .map_err(|message| OrderError::new(ErrorKind::Denied, message))?;
+        let (target, mut fields) = target_of(&change.action);
+        let mut handle = self.led(&led);
+        let state = handle.state()?;
+        let applied = handle
+            .apply_to(&state, &target)
+            .map_err(|error| Failure::Led(Box::new(error), state.as_target()))?;
+        if let Some(level) = applied.level {
+            fields.push(field("brightness", level.to_string()));
+        }
+        if applied.clamped {
+            fields.push(field("clamped", "yes".into()));
+        }
+        let mut reply = vec![
+            field("led", led.name.clone()),
+            field("device", applied.device),
+        ];
+        reply.append(&mut fields);
+        // A newer order supersedes a saved state still waiting to be restored.
+        self.restores.finish(&led.name);
+        self.remember(&led.name, target)?;
+        Ok(reply)
     }
 
     /// Records an LED's new state. With `state_delay = 0` the state file is
@@ -589,14 +601,13 @@ impl From<OrderError> for Failure {
     }
 }
 
-/// The kernel state an order asks for, and the reply fields that say so.
-fn target_of(order: &Order) -> (Target, Vec<(String, String)>) {
+/// The kernel state a change asks for, and the reply fields that say so.
+fn target_of(action: &Action) -> (Target, Vec<(String, String)>) {
     let field = |key: &str, value: String| (key.to_string(), value);
-    match order {
-        Order::Blink {
+    match action {
+        Action::Blink {
             freq_hz,
             duty_percent,
-            ..
         } => {
             let timing = BlinkTiming::from_freq(*freq_hz, *duty_percent);
             (
@@ -613,7 +624,7 @@ fn target_of(order: &Order) -> (Target, Vec<(String, String)>) {
                 ],
             )
         }
-        Order::On { brightness, .. } => {
+        Action::On { brightness } => {
             let mut fields = vec![field("mode", "on".into())];
             if let Some(level) = brightness {
                 fields.push(field("requested", level.to_string()));
@@ -625,8 +636,8 @@ fn target_of(order: &Order) -> (Target, Vec<(String, String)>) {
                 fields,
             )
         }
-        Order::Heartbeat { .. } => (Target::Heartbeat, vec![field("mode", "heartbeat".into())]),
-        Order::Pattern { steps, repeat, .. } => (
+        Action::Heartbeat => (Target::Heartbeat, vec![field("mode", "heartbeat".into())]),
+        Action::Pattern { steps, repeat } => (
             Target::Pattern {
                 steps: steps.clone(),
                 repeat: *repeat,
@@ -637,7 +648,7 @@ fn target_of(order: &Order) -> (Target, Vec<(String, String)>) {
                 field("repeat", repeat.to_string()),
             ],
         ),
-        Order::Trigger { name, .. } => match name.as_str() {
+        Action::Trigger { name } => match name.as_str() {
             "none" => (Target::Off, vec![field("mode", "off".into())]),
             "heartbeat" => (Target::Heartbeat, vec![field("mode", "heartbeat".into())]),
             _ => (
@@ -648,9 +659,7 @@ fn target_of(order: &Order) -> (Target, Vec<(String, String)>) {
                 ],
             ),
         },
-        Order::Off { .. } | Order::Status { .. } | Order::List | Order::Version => {
-            (Target::Off, vec![field("mode", "off".into())])
-        }
+        Action::Off => (Target::Off, vec![field("mode", "off".into())]),
     }
 }
 

@@ -1,6 +1,7 @@
 //! ledd: orders over a Unix socket become kernel LED triggers.
 //!
-//! - [`protocol`]: the order protocol, pure parsing and formatting;
+//! - [`protocol`]: the order protocol, pure parsing and formatting (the
+//!   `ledd-protocol` crate, re-exported);
 //! - [`config`]: the TOML configuration;
 //! - [`led`]: the LED backend, the only code that knows kernel semantics,
 //!   with the real sysfs tree and a simulated one behind one seam;
@@ -8,18 +9,20 @@
 //! - [`restore`]: which saved states still wait to be restored, and when;
 //! - [`uevent`]: the kernel's device events (an LED that appears later);
 //! - [`server`] and [`daemon`]: the socket and the event loop that wire them;
-//! - [`client`]: what ledctl needs to talk to ledd.
+//! - [`output`]: how ledctl shows a reply (text or JSON); talking to ledd
+//!   is the `ledd-client` crate's job.
 
 #[macro_use]
 pub mod log;
 pub mod access;
-pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod led;
-pub mod protocol;
+pub mod output;
 pub mod restore;
 pub mod server;
 pub mod state;
 pub mod uevent;
+
+pub use ledd_protocol as protocol;

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::Ledd;
 use ledd::led::Target;
-use ledd::protocol::{BlinkTiming, Order};
+use ledd::protocol::{Action, BlinkTiming, Order};
 use ledd::state::SavedState;
 use nix::sys::signal::Signal;
 
@@ -46,12 +46,14 @@ impl Rng {
 
 /// What ledd saves for an order that changes an LED (the default LED is status).
 fn saved_target(order: &Order) -> Option<(String, Target)> {
-    let led = order.led().unwrap_or("status").to_string();
-    let target = match order {
-        Order::Blink {
+    let Order::Change(change) = order else {
+        return None;
+    };
+    let led = change.led.as_deref().unwrap_or("status").to_string();
+    let target = match &change.action {
+        Action::Blink {
             freq_hz,
             duty_percent,
-            ..
         } => {
             let timing = BlinkTiming::from_freq(*freq_hz, *duty_percent);
             Target::Blink {
@@ -59,10 +61,10 @@ fn saved_target(order: &Order) -> Option<(String, Target)> {
                 delay_off: timing.delay_off_ms,
             }
         }
-        Order::On { brightness, .. } => Target::On {
+        Action::On { brightness } => Target::On {
             brightness: *brightness,
         },
-        Order::Off { .. } => Target::Off,
+        Action::Off => Target::Off,
         _ => return None,
     };
     Some((led, target))

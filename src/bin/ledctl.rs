@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode as ProcessExit;
 use std::time::Duration;
 
-use clap::{CommandFactory, Parser, Subcommand};
-use ledd::client::{self, ExitCode};
-use ledd::protocol::{Order, Reply};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use ledd::output;
+use ledd::protocol::{Order, Reply, Verb};
+use ledd_client::ExitCode;
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -40,25 +41,16 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Blink an LED at FREQ_HZ (0.001 to 500), with DUTY_PERCENT on (1 to 99, default 50)
-    #[command(
-        visible_alias = "clignote",
-        override_usage = "ledctl blink [LED] FREQ_HZ [DUTY_PERCENT]"
-    )]
     Blink {
         #[arg(value_name = "ARGS", num_args = 1..=3, required = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Light an LED at its maximum brightness, or at BRIGHTNESS (clamped to the maximum)
-    #[command(
-        visible_alias = "allume",
-        override_usage = "ledctl on [LED] [BRIGHTNESS]"
-    )]
     On {
         #[arg(value_name = "ARGS", num_args = 0..=2, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Turn an LED off (no trigger, dark)
-    #[command(visible_aliases = ["eteindre", "eteind"])]
     Off {
         /// The LED (default: the configured default LED)
         led: Option<String>,
@@ -69,7 +61,6 @@ enum Command {
         led: Option<String>,
     },
     /// Let the kernel play a pattern of BRIGHTNESS:MS steps (at least 2)
-    #[command(override_usage = "ledctl pattern [LED] BRIGHTNESS:MS BRIGHTNESS:MS ... [--repeat N]")]
     Pattern {
         #[arg(value_name = "ARGS", num_args = 2.., required = true)]
         args: Vec<String>,
@@ -78,7 +69,6 @@ enum Command {
         repeat: Option<i32>,
     },
     /// Hand an LED to any kernel trigger it lists (mmc0, cpu, netdev, ...)
-    #[command(override_usage = "ledctl trigger [LED] KERNEL_TRIGGER")]
     Trigger {
         #[arg(value_name = "ARGS", num_args = 1..=2, required = true)]
         args: Vec<String>,
@@ -99,18 +89,41 @@ enum Command {
     },
 }
 
+/// The subcommands that take their words as free ARGS: their usage line is
+/// the protocol's (clap cannot tell which of the words is the LED).
+const USAGE_FROM_PROTOCOL: [Verb; 4] = [Verb::Blink, Verb::On, Verb::Pattern, Verb::Trigger];
+
+/// ledctl's command line: the derived one, with each order's aliases and
+/// usage line taken from the protocol's verb table (one source of truth).
+fn command() -> clap::Command {
+    let mut command = Cli::command();
+    for verb in Verb::ALL {
+        command = command.mut_subcommand(verb.name(), |sub| {
+            let sub = sub.visible_aliases(verb.aliases());
+            if USAGE_FROM_PROTOCOL.contains(&verb) {
+                // ledctl spells `repeat=N` as an option.
+                let usage = verb.usage().replace("[repeat=N]", "[--repeat N]");
+                sub.override_usage(format!("ledctl {usage}"))
+            } else {
+                sub
+            }
+        });
+    }
+    command
+}
+
 /// The order line a subcommand stands for.
 fn order_line(command: &Command) -> String {
-    let (verb, mut words): (&str, Vec<String>) = match command {
-        Command::Blink { args } => ("blink", args.clone()),
-        Command::On { args } => ("on", args.clone()),
-        Command::Off { led } => ("off", led.iter().cloned().collect()),
-        Command::Heartbeat { led } => ("heartbeat", led.iter().cloned().collect()),
-        Command::Pattern { args, .. } => ("pattern", args.clone()),
-        Command::Trigger { args } => ("trigger", args.clone()),
-        Command::Status { led } => ("status", led.iter().cloned().collect()),
-        Command::List => ("list", Vec::new()),
-        Command::Version | Command::Completions { .. } => ("version", Vec::new()),
+    let (verb, mut words): (Verb, Vec<String>) = match command {
+        Command::Blink { args } => (Verb::Blink, args.clone()),
+        Command::On { args } => (Verb::On, args.clone()),
+        Command::Off { led } => (Verb::Off, led.iter().cloned().collect()),
+        Command::Heartbeat { led } => (Verb::Heartbeat, led.iter().cloned().collect()),
+        Command::Pattern { args, .. } => (Verb::Pattern, args.clone()),
+        Command::Trigger { args } => (Verb::Trigger, args.clone()),
+        Command::Status { led } => (Verb::Status, led.iter().cloned().collect()),
+        Command::List => (Verb::List, Vec::new()),
+        Command::Version | Command::Completions { .. } => (Verb::Version, Vec::new()),
     };
     if let Command::Pattern {
         repeat: Some(count),
@@ -119,7 +132,7 @@ fn order_line(command: &Command) -> String {
     {
         words.push(format!("repeat={count}"));
     }
-    std::iter::once(verb.to_string())
+    std::iter::once(verb.name().to_string())
         .chain(words)
         .collect::<Vec<_>>()
         .join(" ")
@@ -134,13 +147,13 @@ fn fail(json: bool, kind: &str, code: ExitCode, message: &str) -> ProcessExit {
     } else {
         eprintln!("ledctl: {message}");
     }
-    ProcessExit::from(code as u8)
+    code.into()
 }
 
 fn main() -> ProcessExit {
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|error| error.exit());
     if let Command::Completions { shell } = cli.order {
-        clap_complete::generate(shell, &mut Cli::command(), "ledctl", &mut std::io::stdout());
+        clap_complete::generate(shell, &mut command(), "ledctl", &mut std::io::stdout());
         return ProcessExit::SUCCESS;
     }
     if !(cli.timeout.is_finite() && cli.timeout > 0.0 && cli.timeout <= 3600.0) {
@@ -164,28 +177,18 @@ fn main() -> ProcessExit {
             );
         }
     };
-    let socket = client::socket_path(cli.socket);
-    let reply = match client::send(&socket, &order, Duration::from_secs_f64(cli.timeout)) {
+    let socket = ledd_client::socket_path(cli.socket);
+    let reply = match ledd_client::send(&socket, &order, Duration::from_secs_f64(cli.timeout)) {
         Ok(reply) => reply,
-        Err(error) => {
-            let kind = match error.code {
-                ExitCode::PermissionDenied => "permission",
-                ExitCode::Unreachable => "unreachable",
-                _ => "broken",
-            };
-            return fail(cli.json, kind, error.code, &error.message);
-        }
+        Err(error) => return fail(cli.json, error.kind_word(), error.code, &error.message),
     };
     let mut stdout = std::io::stdout().lock();
-    let code = match &reply {
-        Reply::Ok(_) => ExitCode::Done,
-        Reply::Err(_) => ExitCode::Refused,
-    };
+    let code = ExitCode::of_reply(&reply);
     let printed = if cli.json {
-        writeln!(stdout, "{}", client::to_json(&reply))
+        writeln!(stdout, "{}", output::to_json(&reply))
     } else {
         match &reply {
-            Reply::Ok(_) => writeln!(stdout, "{}", client::to_text(&reply)),
+            Reply::Ok(_) => writeln!(stdout, "{}", output::to_text(&reply)),
             Reply::Err(error) => {
                 eprintln!("ledctl: ledd refused: {error}");
                 Ok(())
@@ -193,7 +196,7 @@ fn main() -> ProcessExit {
         }
     };
     if printed.is_err() {
-        return ProcessExit::from(ExitCode::Broken as u8);
+        return ExitCode::Broken.into();
     }
-    ProcessExit::from(code as u8)
+    code.into()
 }

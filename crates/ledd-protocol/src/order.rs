@@ -1,0 +1,413 @@
+//! Orders: what a client asks, parsed from one line and printed back.
+
+use std::fmt;
+
+use crate::verb::Verb;
+use crate::{
+    DEFAULT_DUTY, MAX_DUTY, MAX_FREQ_HZ, MAX_PATTERN_STEPS, MIN_DUTY, MIN_FREQ_HZ,
+    MIN_PATTERN_STEPS, OrderError, quote,
+};
+
+/// One order, as a client sends it: a change of an LED, or a query that
+/// only reads.
+///
+/// ```
+/// use ledd_protocol::{Action, Change, Order, Query};
+///
+/// let order = Order::parse("on power 3").unwrap();
+/// assert_eq!(
+///     order,
+///     Order::Change(Change {
+///         led: Some("power".into()),
+///         action: Action::On { brightness: Some(3) },
+///     })
+/// );
+/// assert_eq!(Order::parse("version").unwrap(), Order::Query(Query::Version));
+/// assert_eq!(Order::parse("blink 0").unwrap_err().kind.as_str(), "range");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Order {
+    /// Changes an LED (`blink`, `on`, `off`, `heartbeat`, `pattern`, `trigger`).
+    Change(Change),
+    /// Only reads (`status`, `list`, `version`).
+    Query(Query),
+}
+
+/// An order that changes an LED. `led: None` means the default LED.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub led: Option<String>,
+    pub action: Action,
+}
+
+/// What a [`Change`] does to its LED.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Blink {
+        freq_hz: f64,
+        duty_percent: f64,
+    },
+    On {
+        brightness: Option<u32>,
+    },
+    Off,
+    Heartbeat,
+    Pattern {
+        steps: Vec<PatternStep>,
+        repeat: i32,
+    },
+    Trigger {
+        name: String,
+    },
+}
+
+/// An order that only reads. `led: None` means the default LED.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Query {
+    Status { led: Option<String> },
+    List,
+    Version,
+}
+
+/// One step of a kernel pattern: hold `brightness` for `duration_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PatternStep {
+    pub brightness: u32,
+    pub duration_ms: u32,
+}
+
+impl Action {
+    /// The order word of this action.
+    pub fn verb(&self) -> Verb {
+        match self {
+            Action::Blink { .. } => Verb::Blink,
+            Action::On { .. } => Verb::On,
+            Action::Off => Verb::Off,
+            Action::Heartbeat => Verb::Heartbeat,
+            Action::Pattern { .. } => Verb::Pattern,
+            Action::Trigger { .. } => Verb::Trigger,
+        }
+    }
+}
+
+impl Query {
+    /// The order word of this query.
+    pub fn verb(&self) -> Verb {
+        match self {
+            Query::Status { .. } => Verb::Status,
+            Query::List => Verb::List,
+            Query::Version => Verb::Version,
+        }
+    }
+}
+
+impl Order {
+    /// Parses one order line (without its newline).
+    pub fn parse(line: &str) -> Result<Order, OrderError> {
+        let mut words = line.split_ascii_whitespace();
+        let Some(first) = words.next() else {
+            return Err(OrderError::usage(
+                "empty order; try: blink 2, off, status, list",
+            ));
+        };
+        let verb = Verb::from_word(first).ok_or_else(|| {
+            let orders: Vec<&str> = Verb::ALL.iter().map(|v| v.name()).collect();
+            OrderError::usage(format!(
+                "unknown order '{}'; orders: {}",
+                quote(first),
+                orders.join(", ")
+            ))
+        })?;
+        let args: Vec<&str> = words.collect();
+        let too_many = || OrderError::usage(format!("too many arguments; usage: {}", verb.usage()));
+        // An optional leading LED name is any word that is not a number or a
+        // pattern step; whether it names a configured LED is the daemon's
+        // business (valid names start with a letter, see is_valid_led_name).
+        let (led, rest) = split_led(verb, &args);
+        let change = |action| {
+            Ok(Order::Change(Change {
+                led: led.clone(),
+                action,
+            }))
+        };
+        match verb {
+            Verb::Blink => {
+                let (freq, duty) = match rest {
+                    [freq] => (freq, None),
+                    [freq, duty] => (freq, Some(duty)),
+                    [] => {
+                        return Err(OrderError::usage(format!(
+                            "blink needs a frequency in Hz; usage: {}",
+                            verb.usage()
+                        )));
+                    }
+                    _ => return Err(too_many()),
+                };
+                let freq_hz = parse_number("frequency", freq)?;
+                if !(MIN_FREQ_HZ..=MAX_FREQ_HZ).contains(&freq_hz) {
+                    return Err(OrderError::range(format!(
+                        "frequency {} Hz is out of range ({MIN_FREQ_HZ} to {MAX_FREQ_HZ})",
+                        quote(freq)
+                    )));
+                }
+                let duty_percent = match duty {
+                    None => DEFAULT_DUTY,
+                    Some(duty) => {
+                        let value = parse_number("duty", duty)?;
+                        if !(MIN_DUTY..=MAX_DUTY).contains(&value) {
+                            return Err(OrderError::range(format!(
+                                "duty {} % is out of range ({MIN_DUTY} to {MAX_DUTY})",
+                                quote(duty)
+                            )));
+                        }
+                        value
+                    }
+                };
+                change(Action::Blink {
+                    freq_hz,
+                    duty_percent,
+                })
+            }
+            Verb::On => {
+                let brightness = match rest {
+                    [] => None,
+                    [level] => {
+                        let value: u32 = level.parse().map_err(|_| {
+                            OrderError::usage(format!(
+                                "brightness '{}' is not a whole number; usage: {}",
+                                quote(level),
+                                verb.usage()
+                            ))
+                        })?;
+                        if value == 0 {
+                            return Err(OrderError::range(
+                                "brightness 0 would turn the LED off; use 'off'",
+                            ));
+                        }
+                        Some(value)
+                    }
+                    _ => return Err(too_many()),
+                };
+                change(Action::On { brightness })
+            }
+            Verb::Pattern => {
+                let (steps, repeat) = parse_pattern(rest)?;
+                change(Action::Pattern { steps, repeat })
+            }
+            Verb::Trigger => match rest {
+                [name] if is_valid_trigger_name(name) => change(Action::Trigger {
+                    name: (*name).to_string(),
+                }),
+                [name] => Err(OrderError::usage(format!(
+                    "'{}' is not a kernel trigger name",
+                    quote(name)
+                ))),
+                [] => Err(OrderError::usage(format!(
+                    "trigger needs a kernel trigger name; usage: {}",
+                    verb.usage()
+                ))),
+                _ => Err(too_many()),
+            },
+            Verb::List | Verb::Version if !args.is_empty() => Err(too_many()),
+            Verb::Off | Verb::Heartbeat | Verb::Status | Verb::List | Verb::Version => {
+                if !rest.is_empty() {
+                    return Err(match led {
+                        // `off 2`: the word after the verb is not an LED name.
+                        None => OrderError::usage(format!(
+                            "'{}' is not an LED name; usage: {}",
+                            quote(rest[0]),
+                            verb.usage()
+                        )),
+                        Some(_) => too_many(),
+                    });
+                }
+                match verb {
+                    Verb::Off => change(Action::Off),
+                    Verb::Heartbeat => change(Action::Heartbeat),
+                    Verb::Status => Ok(Order::Query(Query::Status { led })),
+                    Verb::List => Ok(Order::Query(Query::List)),
+                    _ => Ok(Order::Query(Query::Version)),
+                }
+            }
+        }
+    }
+
+    /// The LED the order names, if any (`None`: the default LED, or no LED).
+    pub fn led(&self) -> Option<&str> {
+        match self {
+            Order::Change(change) => change.led.as_deref(),
+            Order::Query(Query::Status { led }) => led.as_deref(),
+            Order::Query(Query::List | Query::Version) => None,
+        }
+    }
+
+    /// The order word of this order.
+    pub fn verb(&self) -> Verb {
+        match self {
+            Order::Change(change) => change.action.verb(),
+            Order::Query(query) => query.verb(),
+        }
+    }
+}
+
+impl From<Change> for Order {
+    fn from(change: Change) -> Order {
+        Order::Change(change)
+    }
+}
+
+impl From<Query> for Order {
+    fn from(query: Query) -> Order {
+        Order::Query(query)
+    }
+}
+
+/// Formats an order in its canonical form, which [`Order::parse`] reads back.
+impl fmt::Display for Order {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Order::Change(change) => change.fmt(f),
+            Order::Query(query) => query.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.action.verb().name())?;
+        if let Some(led) = &self.led {
+            write!(f, " {led}")?;
+        }
+        match &self.action {
+            Action::Blink {
+                freq_hz,
+                duty_percent,
+            } => {
+                write!(f, " {freq_hz}")?;
+                if *duty_percent != DEFAULT_DUTY {
+                    write!(f, " {duty_percent}")?;
+                }
+            }
+            Action::On {
+                brightness: Some(level),
+            } => write!(f, " {level}")?,
+            Action::Pattern { steps, repeat } => {
+                for step in steps {
+                    write!(f, " {}:{}", step.brightness, step.duration_ms)?;
+                }
+                if *repeat != -1 {
+                    write!(f, " repeat={repeat}")?;
+                }
+            }
+            Action::Trigger { name } => write!(f, " {name}")?,
+            Action::On { brightness: None } | Action::Off | Action::Heartbeat => {}
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Query {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.verb().name())?;
+        if let Query::Status { led: Some(led) } = self {
+            write!(f, " {led}")?;
+        }
+        Ok(())
+    }
+}
+
+fn split_led<'a>(verb: Verb, args: &'a [&'a str]) -> (Option<String>, &'a [&'a str]) {
+    match args.split_first() {
+        Some((first, rest))
+            if verb.takes_led()
+                && as_number(first).is_none()
+                && !first.contains(':')
+                && !first.starts_with("repeat=")
+                // `trigger NAME` alone names a trigger, not an LED.
+                && !(verb == Verb::Trigger && rest.is_empty()) =>
+        {
+            (Some((*first).to_string()), rest)
+        }
+        _ => (None, args),
+    }
+}
+
+/// Reads a decimal number; a decimal comma (`2,5`, as French speakers write it) is accepted too.
+pub(crate) fn as_number(text: &str) -> Option<f64> {
+    text.parse().ok().or_else(|| match text.split_once(',') {
+        Some((whole, fraction)) if !fraction.contains(',') => {
+            format!("{whole}.{fraction}").parse().ok()
+        }
+        _ => None,
+    })
+}
+
+fn parse_number(what: &str, text: &str) -> Result<f64, OrderError> {
+    let value = as_number(text)
+        .ok_or_else(|| OrderError::usage(format!("{what} '{}' is not a number", quote(text))))?;
+    if !value.is_finite() {
+        return Err(OrderError::range(format!(
+            "{what} '{}' is not a finite number",
+            quote(text)
+        )));
+    }
+    Ok(value)
+}
+
+fn parse_pattern(args: &[&str]) -> Result<(Vec<PatternStep>, i32), OrderError> {
+    let mut steps = Vec::new();
+    let mut repeat = -1;
+    for (index, word) in args.iter().enumerate() {
+        if let Some(count) = word.strip_prefix("repeat=") {
+            if index + 1 != args.len() {
+                return Err(OrderError::usage("repeat=N must come last"));
+            }
+            repeat = count.parse().map_err(|_| {
+                OrderError::usage(format!("repeat '{}' is not a whole number", quote(count)))
+            })?;
+            if repeat == 0 || repeat < -1 {
+                return Err(OrderError::range(
+                    "repeat must be -1 (forever) or a positive count",
+                ));
+            }
+            continue;
+        }
+        let parsed = word.split_once(':').and_then(|(level, ms)| {
+            Some(PatternStep {
+                brightness: level.parse().ok()?,
+                duration_ms: ms.parse().ok()?,
+            })
+        });
+        match parsed {
+            Some(step) => steps.push(step),
+            None => {
+                return Err(OrderError::usage(format!(
+                    "pattern step '{}' is not BRIGHTNESS:MS (whole numbers)",
+                    quote(word)
+                )));
+            }
+        }
+        if steps.len() > MAX_PATTERN_STEPS {
+            return Err(OrderError::range(format!(
+                "a pattern has at most {MAX_PATTERN_STEPS} steps"
+            )));
+        }
+    }
+    if steps.len() < MIN_PATTERN_STEPS {
+        return Err(OrderError::usage(format!(
+            "a pattern needs at least {MIN_PATTERN_STEPS} steps; usage: {}",
+            Verb::Pattern.usage()
+        )));
+    }
+    Ok((steps, repeat))
+}
+
+/// Kernel trigger names are short words (`timer`, `mmc0`, `kbd-capslock`, `phy0tx`).
+fn is_valid_trigger_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+}

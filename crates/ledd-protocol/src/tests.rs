@@ -1,0 +1,308 @@
+use super::*;
+use crate::order::as_number;
+
+fn change(led: Option<&str>, action: Action) -> Order {
+    Order::Change(Change {
+        led: led.map(String::from),
+        action,
+    })
+}
+use proptest::prelude::*;
+
+fn parse(line: &str) -> Order {
+    Order::parse(line).unwrap_or_else(|e| panic!("{line:?}: {e}"))
+}
+
+fn kind(line: &str) -> ErrorKind {
+    Order::parse(line).expect_err(line).kind
+}
+
+#[test]
+fn seed_orders_mean_what_they_meant() {
+    assert_eq!(
+        parse("clignote 2"),
+        change(
+            None,
+            Action::Blink {
+                freq_hz: 2.0,
+                duty_percent: 50.0
+            }
+        )
+    );
+    assert_eq!(parse("eteindre"), change(None, Action::Off));
+    assert_eq!(parse("eteind"), change(None, Action::Off));
+    assert_eq!(
+        parse("allume"),
+        change(None, Action::On { brightness: None })
+    );
+    assert_eq!(parse("CLIGNOTE 10").verb(), Verb::Blink);
+}
+
+#[test]
+fn led_name_is_optional_and_recognised() {
+    assert_eq!(
+        parse("blink power 5 25"),
+        change(
+            Some("power"),
+            Action::Blink {
+                freq_hz: 5.0,
+                duty_percent: 25.0
+            }
+        )
+    );
+    assert_eq!(parse("blink 5 25").led(), None);
+    assert_eq!(
+        parse("on status 3"),
+        change(
+            Some("status"),
+            Action::On {
+                brightness: Some(3)
+            }
+        )
+    );
+    assert_eq!(
+        parse("trigger mmc0"),
+        change(
+            None,
+            Action::Trigger {
+                name: "mmc0".into()
+            }
+        )
+    );
+    assert_eq!(
+        parse("trigger power mmc0"),
+        change(
+            Some("power"),
+            Action::Trigger {
+                name: "mmc0".into()
+            }
+        )
+    );
+    assert_eq!(parse("  status   power  ").led(), Some("power"));
+}
+
+#[test]
+fn pattern_steps_and_repeat() {
+    assert_eq!(
+        parse("pattern 1:100 0:200 repeat=3"),
+        change(
+            None,
+            Action::Pattern {
+                steps: vec![
+                    PatternStep {
+                        brightness: 1,
+                        duration_ms: 100
+                    },
+                    PatternStep {
+                        brightness: 0,
+                        duration_ms: 200
+                    }
+                ],
+                repeat: 3
+            }
+        )
+    );
+    assert_eq!(kind("pattern 1:100"), ErrorKind::Usage);
+    assert_eq!(kind("pattern 1:100 0:x"), ErrorKind::Usage);
+    assert_eq!(kind("pattern 1:100 0:100 repeat=0"), ErrorKind::Range);
+    assert_eq!(kind("pattern 1:100 repeat=2 0:100"), ErrorKind::Usage);
+    let too_many = format!("pattern{}", " 1:1".repeat(MAX_PATTERN_STEPS + 1));
+    assert_eq!(kind(&too_many), ErrorKind::Range);
+}
+
+#[test]
+fn bad_numbers_are_refused_with_their_kind() {
+    for line in [
+        "blink 0",
+        "blink -1",
+        "blink 501",
+        "blink 1e308",
+        "blink 2 0",
+        "blink 2 100",
+    ] {
+        assert_eq!(kind(line), ErrorKind::Range, "{line}");
+    }
+    for line in [
+        "blink inf",
+        "blink NaN",
+        "blink -inf",
+        "blink status infinity",
+    ] {
+        assert_eq!(kind(line), ErrorKind::Range, "{line}");
+    }
+    for line in [
+        "blink abc def",
+        "blink 2 3 4",
+        "blink",
+        "blink 2 3,5,1",
+        "on -3",
+        "on 1.5",
+        "off 2",
+        "list x",
+    ] {
+        assert_eq!(kind(line), ErrorKind::Usage, "{line}");
+    }
+    assert_eq!(kind("on 0"), ErrorKind::Range);
+    assert_eq!(kind(""), ErrorKind::Usage);
+    assert_eq!(kind("reboot now"), ErrorKind::Usage);
+    assert_eq!(kind("trigger ../x"), ErrorKind::Usage);
+}
+
+#[test]
+fn limits_are_inclusive() {
+    assert!(Order::parse("blink 0.001").is_ok());
+    assert!(Order::parse("blink 500 1").is_ok());
+    assert!(Order::parse("blink 500 99").is_ok());
+}
+
+#[test]
+fn any_non_numeric_first_word_is_an_led_name() {
+    // The daemon refuses unknown names; the parser must not misread them.
+    assert_eq!(parse("blink ../x 2").led(), Some("../x"));
+    assert_eq!(parse("off /etc/passwd").led(), Some("/etc/passwd"));
+    assert_eq!(kind("blink abc"), ErrorKind::Usage);
+    assert_eq!(
+        parse("clignote 2,5"),
+        change(
+            None,
+            Action::Blink {
+                freq_hz: 2.5,
+                duty_percent: 50.0
+            }
+        )
+    );
+}
+
+#[test]
+fn hostile_names_parse_as_names_and_are_quoted_in_messages() {
+    // Names are checked against the configuration by the daemon; here they
+    // only must not be mistaken for something else or break the reply line.
+    let error = Order::parse("fly\u{0}away").unwrap_err();
+    assert!(error.message.contains("\\0"), "{}", error.message);
+    let reply = Reply::Err(error).to_string();
+    assert!(!reply.contains('\0') && !reply.contains('\n'));
+}
+
+#[test]
+fn timing_arithmetic() {
+    let t = BlinkTiming::from_freq(2.0, 50.0);
+    assert_eq!((t.delay_on_ms, t.delay_off_ms), (250, 250));
+    let t = BlinkTiming::from_freq(3.0, 50.0);
+    assert_eq!((t.delay_on_ms, t.delay_off_ms), (167, 167));
+    assert_eq!(format_number(t.freq_hz()), "2.994");
+    let t = BlinkTiming::from_freq(500.0, 1.0);
+    assert_eq!((t.delay_on_ms, t.delay_off_ms), (1, 2));
+    let t = BlinkTiming::from_freq(0.001, 50.0);
+    assert_eq!((t.delay_on_ms, t.delay_off_ms), (500_000, 500_000));
+    let t = BlinkTiming::from_freq(2.0, 25.0);
+    assert_eq!((t.delay_on_ms, t.delay_off_ms), (125, 375));
+    assert_eq!(format_number(t.duty_percent()), "25");
+}
+
+#[test]
+fn reply_round_trip() {
+    let reply = Reply::ok(vec![
+        ("led".into(), "status".into()),
+        ("freq".into(), "2".into()),
+    ]);
+    assert_eq!(reply.to_string(), "ok led=status freq=2");
+    assert_eq!(Reply::parse(&reply.to_string()).unwrap(), reply);
+    let error = Reply::Err(OrderError::new(ErrorKind::UnknownLed, "no LED named 'x'"));
+    assert_eq!(error.to_string(), "err unknown-led: no LED named 'x'");
+    assert_eq!(Reply::parse(&error.to_string()).unwrap(), error);
+    assert!(Reply::parse("hello").is_err());
+    assert!(Reply::parse("err nonsense: x").is_err());
+}
+
+fn order_strategy() -> impl Strategy<Value = Order> {
+    let led = proptest::option::of(
+        "[a-z][a-z0-9_-]{0,10}".prop_filter("numeric word", |s| as_number(s).is_none()),
+    );
+    let step = (0u32..=255, 0u32..=100_000).prop_map(|(brightness, duration_ms)| PatternStep {
+        brightness,
+        duration_ms,
+    });
+    prop_oneof![
+        (led.clone(), MIN_FREQ_HZ..=MAX_FREQ_HZ, MIN_DUTY..=MAX_DUTY).prop_map(
+            |(led, freq_hz, duty_percent)| Order::Change(Change {
+                led,
+                action: Action::Blink {
+                    freq_hz,
+                    duty_percent
+                }
+            })
+        ),
+        (led.clone(), proptest::option::of(1u32..100_000)).prop_map(|(led, brightness)| {
+            Order::Change(Change {
+                led,
+                action: Action::On { brightness },
+            })
+        }),
+        led.clone().prop_map(|led| Order::Change(Change {
+            led,
+            action: Action::Off
+        })),
+        led.clone().prop_map(|led| Order::Change(Change {
+            led,
+            action: Action::Heartbeat
+        })),
+        (
+            led.clone(),
+            proptest::collection::vec(step, MIN_PATTERN_STEPS..20),
+            prop_oneof![Just(-1), 1i32..1000]
+        )
+            .prop_map(|(led, steps, repeat)| Order::Change(Change {
+                led,
+                action: Action::Pattern { steps, repeat }
+            })),
+        (led.clone(), "[a-z][a-z0-9-]{0,12}").prop_map(|(led, name)| Order::Change(Change {
+            led,
+            action: Action::Trigger { name }
+        })),
+        led.prop_map(|led| Order::Query(Query::Status { led })),
+        Just(Order::Query(Query::List)),
+        Just(Order::Query(Query::Version)),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn format_then_parse_gives_the_order_back(order in order_strategy()) {
+        let line = order.to_string();
+        prop_assert_eq!(Order::parse(&line).unwrap(), order, "line: {}", line);
+    }
+
+    #[test]
+    fn no_line_makes_the_parser_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let line = String::from_utf8_lossy(&bytes);
+        if let Err(error) = Order::parse(&line) {
+            let reply = Reply::Err(error).to_string();
+            prop_assert!(!reply.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn wordy_lines_never_panic(line in "(blink|on|off|pattern|trigger|status|clignote) ?[ a-z0-9:.=eE+-]{0,40}") {
+        let _ = Order::parse(&line);
+    }
+}
+
+#[test]
+fn events_and_replies_share_their_fields() {
+    let event = Event::parse("event led=power mode=blink freq=2").unwrap();
+    assert_eq!(field_type("freq"), FieldType::Number);
+    assert_eq!(event.field("mode"), Some("blink"));
+    let spaced = Event::new(vec![("led".into(), "a b\nc".into())]);
+    assert_eq!(spaced.to_string(), "event led=a_b_c");
+    assert!(Event::parse("event led").is_err());
+    assert!(!Event::is_event("ok led=power"));
+}
+
+#[test]
+fn the_unknown_order_message_lists_every_order() {
+    let error = Order::parse("reboot").unwrap_err();
+    assert_eq!(
+        error.message,
+        "unknown order 'reboot'; orders: blink, on, off, heartbeat, pattern, trigger, status, list, version"
+    );
+}
