@@ -13,8 +13,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,6 +21,7 @@ use common::Ledd;
 use ledd::led::Target;
 use ledd::protocol::{Action, BlinkTiming, Order};
 use ledd::state::SavedState;
+use ledd_client::Connection;
 use nix::sys::signal::Signal;
 
 /// Stops adding iterations past this, so the test stays bounded on a slow machine.
@@ -93,31 +92,24 @@ fn flood(
     let mut rng = Rng(seed | 1);
     let mut answered = 0;
     while !stop.load(Ordering::Relaxed) {
-        let Ok(stream) = UnixStream::connect(&socket) else {
+        let Ok(mut connection) = Connection::connect(&socket, Duration::from_secs(10)) else {
             return answered;
         };
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut writer = stream;
         // Pipelined batches: many orders in ledd's buffer when the kill comes.
         loop {
             let batch = 1 + rng.below(32) as usize;
             let orders: Vec<String> = (0..batch).map(|_| random_order(&mut rng)).collect();
             sent.lock().unwrap().extend(orders.iter().cloned());
-            let text: String = orders.iter().map(|o| format!("{o}\n")).collect();
-            if writer.write_all(text.as_bytes()).is_err() {
+            if connection.send_lines(&orders).is_err() {
                 return answered;
             }
             for order in &orders {
-                let mut reply = String::new();
-                match reader.read_line(&mut reply) {
-                    Ok(n) if n > 0 => {
+                match connection.receive_line() {
+                    Ok(reply) => {
                         assert!(reply.starts_with("ok "), "{order}: {reply}");
                         answered += 1;
                     }
-                    _ => return answered,
+                    Err(_) => return answered,
                 }
             }
             if stop.load(Ordering::Relaxed) || rng.below(8) == 0 {
@@ -259,14 +251,9 @@ fn automation(
     stop: Arc<AtomicBool>,
 ) {
     let mut rng = Rng(seed | 1);
-    let Ok(stream) = UnixStream::connect(&socket) else {
+    let Ok(mut connection) = Connection::connect(&socket, Duration::from_secs(10)) else {
         return;
     };
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut writer = stream;
     while !stop.load(Ordering::Relaxed) {
         let led = ["power", "status"][rng.below(2) as usize];
         let line = match rng.below(4) {
@@ -283,16 +270,12 @@ fn automation(
             });
             sent.len() - 1
         };
-        if writer.write_all(format!("{line}\n").as_bytes()).is_err() {
-            return;
-        }
-        let mut reply = String::new();
-        match reader.read_line(&mut reply) {
-            Ok(n) if n > 0 => {
+        match connection.round_trip_line(&line) {
+            Ok(reply) => {
                 assert!(reply.starts_with("ok "), "{line}: {reply}");
                 sent.lock().unwrap()[index].done_at = Instant::now();
             }
-            _ => return,
+            Err(_) => return,
         }
         let pause = if rng.below(60) == 0 {
             1500 + rng.below(1000)

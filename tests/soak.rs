@@ -10,14 +10,14 @@
 mod common;
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::net::UnixStream;
+use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::Ledd;
+use ledd_client::Connection;
 use nix::sys::signal::Signal;
 
 const CLIENTS: usize = 32;
@@ -97,34 +97,25 @@ fn pick(rng: &mut Rng) -> (String, String) {
     }
 }
 
-fn connect(socket: &std::path::Path) -> Option<UnixStream> {
-    let stream = UnixStream::connect(socket).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .ok()?;
-    stream
-        .set_write_timeout(Some(Duration::from_secs(20)))
-        .ok()?;
-    Some(stream)
+fn connect(socket: &std::path::Path) -> Option<Connection> {
+    Connection::connect(socket, Duration::from_secs(20)).ok()
 }
 
 /// Sends `orders` (pipelined) and checks each reply.
-fn exchange(stream: &UnixStream, orders: &[(String, String)], counters: &Counters) -> bool {
-    let text: String = orders.iter().map(|(o, _)| format!("{o}\n")).collect();
-    if let Err(error) = (&*stream).write_all(text.as_bytes()) {
+fn exchange(stream: &mut Connection, orders: &[(String, String)], counters: &Counters) -> bool {
+    let lines: Vec<&str> = orders.iter().map(|(o, _)| o.as_str()).collect();
+    if let Err(error) = stream.send_lines(&lines) {
         counters.fail(format!("write failed: {error}"));
         return false;
     }
-    let mut reader = BufReader::new(stream);
     for (order, expected) in orders {
-        let mut reply = String::new();
-        match reader.read_line(&mut reply) {
-            Ok(n) if n > 0 && reply.ends_with('\n') => {}
-            other => {
-                counters.fail(format!("{order:?}: no reply ({other:?}, {reply:?})"));
+        let reply = match stream.receive_line() {
+            Ok(reply) => reply,
+            Err(error) => {
+                counters.fail(format!("{order:?}: no reply ({error})"));
                 return false;
             }
-        }
+        };
         if reply.starts_with(expected.as_str()) {
             if expected == "ok " {
                 counters.ok.fetch_add(1, Ordering::Relaxed);
@@ -144,7 +135,7 @@ fn exchange(stream: &UnixStream, orders: &[(String, String)], counters: &Counter
 fn client(socket: std::path::PathBuf, seed: u64, stop: Arc<AtomicBool>, counters: Arc<Counters>) {
     let mut rng = Rng(seed | 1);
     while !stop.load(Ordering::Relaxed) {
-        let Some(stream) = connect(&socket) else {
+        let Some(mut stream) = connect(&socket) else {
             counters.fail("cannot connect".into());
             std::thread::sleep(Duration::from_millis(100));
             continue;
@@ -153,12 +144,12 @@ fn client(socket: std::path::PathBuf, seed: u64, stop: Arc<AtomicBool>, counters
         match rng.below(10) {
             // One order per connection, like ledctl.
             0..=2 => {
-                exchange(&stream, &[pick(&mut rng)], &counters);
+                exchange(&mut stream, &[pick(&mut rng)], &counters);
             }
             // A session: orders one at a time.
             3 | 4 => {
                 for _ in 0..1 + rng.below(50) {
-                    if !exchange(&stream, &[pick(&mut rng)], &counters) {
+                    if !exchange(&mut stream, &[pick(&mut rng)], &counters) {
                         break;
                     }
                 }
@@ -166,7 +157,7 @@ fn client(socket: std::path::PathBuf, seed: u64, stop: Arc<AtomicBool>, counters
             // Pipelined: a batch written before any reply is read.
             5 => {
                 let batch: Vec<_> = (0..1 + rng.below(200)).map(|_| pick(&mut rng)).collect();
-                exchange(&stream, &batch, &counters);
+                exchange(&mut stream, &batch, &counters);
             }
             // Connect and hang up at once.
             6 => {}
@@ -180,7 +171,7 @@ fn client(socket: std::path::PathBuf, seed: u64, stop: Arc<AtomicBool>, counters
                         .map(|i| format!("blink power {}\n", 1 + i % 50))
                         .collect()
                 };
-                let _ = (&stream).write_all(text.as_bytes());
+                let _ = stream.get_mut().write_all(text.as_bytes());
             }
             // Half an order, then gone; or invalid UTF-8.
             8 => {
@@ -189,10 +180,9 @@ fn client(socket: std::path::PathBuf, seed: u64, stop: Arc<AtomicBool>, counters
                 } else {
                     b"blink \xff\xfe 2\n"
                 };
-                let _ = (&stream).write_all(junk);
+                let _ = stream.get_mut().write_all(junk);
                 if junk.ends_with(b"\n") {
-                    let mut reply = String::new();
-                    let _ = BufReader::new(&stream).read_line(&mut reply);
+                    let reply = stream.receive_line().unwrap_or_default().to_string();
                     if reply.starts_with("err usage: ") {
                         counters.refused.fetch_add(1, Ordering::Relaxed);
                     } else {
@@ -204,9 +194,8 @@ fn client(socket: std::path::PathBuf, seed: u64, stop: Arc<AtomicBool>, counters
             // or a line past the limit: too-long, then ledd closes.
             _ => {
                 if rng.below(4) == 0 {
-                    let _ = (&stream).write_all(&[b'x'; 5000]);
-                    let mut rest = String::new();
-                    let _ = (&stream).read_to_string(&mut rest);
+                    let _ = stream.get_mut().write_all(&[b'x'; 5000]);
+                    let rest = stream.read_rest().unwrap_or_default();
                     if rest.starts_with("err too-long: ") {
                         counters.refused.fetch_add(1, Ordering::Relaxed);
                     } else {
@@ -214,10 +203,11 @@ fn client(socket: std::path::PathBuf, seed: u64, stop: Arc<AtomicBool>, counters
                     }
                 } else {
                     let (order, expected) = pick(&mut rng);
-                    let _ = (&stream).write_all(format!("version\n{order}").as_bytes());
-                    let _ = stream.shutdown(std::net::Shutdown::Write);
-                    let mut rest = String::new();
-                    let _ = (&stream).read_to_string(&mut rest);
+                    let _ = stream
+                        .get_mut()
+                        .write_all(format!("version\n{order}").as_bytes());
+                    let _ = stream.get_ref().shutdown(std::net::Shutdown::Write);
+                    let rest = stream.read_rest().unwrap_or_default();
                     let lines: Vec<&str> = rest.lines().collect();
                     if lines.len() == 2
                         && lines[0].starts_with("ok version=")

@@ -2,7 +2,6 @@
 #![allow(dead_code)] // each test file uses its own part of this
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -169,8 +168,8 @@ impl Ledd {
         while start.elapsed() < Duration::from_secs(10) {
             // Connecting succeeds as soon as the socket is bound; a reply
             // comes only once the loop runs (after restoring the LEDs).
-            if let Ok(stream) = UnixStream::connect(&self.socket)
-                && let Some(reply) = probe(stream)
+            if let Ok(connection) = ledd_client::Connection::connect(&self.socket, PROBE_TIMEOUT)
+                && let Some(reply) = probe(connection)
             {
                 assert!(reply.starts_with("ok version="), "probe got {reply:?}");
                 return;
@@ -260,69 +259,74 @@ impl Drop for Ledd {
     }
 }
 
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Asks `version` and reads to the end: ledd closes its side only after it
 /// has forgotten the connection, so once this returns the probe no longer
 /// counts against `max_connections`. `None` while ledd is not serving yet.
-fn probe(stream: UnixStream) -> Option<String> {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    (&stream).write_all(b"version\n").ok()?;
-    stream.shutdown(std::net::Shutdown::Write).ok()?;
-    let mut reply = String::new();
-    (&stream).read_to_string(&mut reply).ok()?;
+fn probe(mut connection: ledd_client::Connection) -> Option<String> {
+    connection.send_line("version").ok()?;
+    connection
+        .get_ref()
+        .shutdown(std::net::Shutdown::Write)
+        .ok()?;
+    let reply = connection.read_rest().ok()?;
     (!reply.is_empty()).then_some(reply)
 }
 
-/// A raw client connection: lines out, lines in.
+/// A client connection (the `ledd-client` library), taking and giving
+/// lines as they are: the tests send malformed orders on purpose.
 pub struct Connection {
+    /// The same socket, for writing raw bytes or shutting a side down.
     pub stream: UnixStream,
-    reader: BufReader<UnixStream>,
+    client: ledd_client::Connection,
 }
 
 impl Connection {
     pub fn new(socket: &Path) -> Connection {
-        let stream = UnixStream::connect(socket).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let reader = BufReader::new(stream.try_clone().unwrap());
-        Connection { stream, reader }
+        let client = ledd_client::Connection::connect(socket, Duration::from_secs(10))
+            .unwrap_or_else(|error| panic!("{error}"));
+        let stream = client.get_ref().try_clone().unwrap();
+        Connection { stream, client }
     }
 
+    /// Sends a line, returns the line that answers it.
     pub fn send(&mut self, line: &str) -> String {
-        self.stream
-            .write_all(format!("{line}\n").as_bytes())
-            .unwrap();
-        self.receive()
+        self.client
+            .round_trip_line(line)
+            .unwrap_or_else(|error| panic!("{line:?}: {error}"))
+            .to_string()
+    }
+
+    /// Sends lines at once (pipelined), without reading their replies.
+    pub fn send_lines(&mut self, lines: &[&str]) {
+        self.client
+            .send_lines(lines)
+            .unwrap_or_else(|error| panic!("{error}"));
     }
 
     pub fn receive(&mut self) -> String {
-        let mut reply = String::new();
-        self.reader.read_line(&mut reply).unwrap();
-        assert!(reply.ends_with('\n'), "incomplete reply {reply:?}");
-        reply.trim_end().to_string()
+        self.client
+            .receive_line()
+            .unwrap_or_else(|error| panic!("incomplete reply: {error}"))
+            .to_string()
     }
 
     /// Reads until the daemon closes the connection.
     pub fn rest(&mut self) -> String {
-        let mut text = String::new();
-        self.reader
-            .read_to_string(&mut text)
-            .expect("reading until ledd closes the connection");
-        text
+        self.client
+            .read_rest()
+            .expect("reading until ledd closes the connection")
     }
 
     /// Like [`Connection::rest`] when ledd closes with the client's bytes
     /// still unread: the kernel then resets the connection, which is the end too.
     pub fn rest_or_reset(&mut self) -> String {
-        let mut text = String::new();
-        match self.reader.read_to_string(&mut text) {
-            Ok(_) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => {}
+        match self.client.read_rest() {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => String::new(),
             Err(error) => panic!("reading until ledd closes the connection: {error}"),
         }
-        text
     }
 
     /// Says goodbye (no more orders) and waits until ledd has closed the

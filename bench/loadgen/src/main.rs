@@ -3,7 +3,8 @@
 //! ADDR is `unix:PATH` (ledd) or `tcp:HOST:PORT` (the baseline). Orders
 //! alternate between ORDER_A and ORDER_B so every order changes something.
 //! With `--eof` a reply is read until the server closes (the baseline's
-//! one-order-per-connection protocol); otherwise until the newline.
+//! one-order-per-connection protocol); otherwise until the newline, by
+//! ledd's client library (ledd-client), as every client of ledd does.
 //!
 //!   loadgen persistent ADDR N ORDER_A ORDER_B
 //!   loadgen newconn    ADDR N ORDER_A ORDER_B [--eof]
@@ -11,13 +12,15 @@
 //!   loadgen hold       ADDR N ORDER [--eof]
 //!   loadgen exec       N PROGRAM ARGS...
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio, exit};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use ledd_client::{ClientError, Connection};
 
 trait Stream: Read + Write + Send {}
 impl<T: Read + Write + Send> Stream for T {}
@@ -47,43 +50,36 @@ impl Target {
     }
 }
 
-/// One persistent connection: order out, one reply line in.
-struct Conn {
-    reader: BufReader<Box<dyn Stream>>,
-    line: String,
-}
+/// One persistent connection: order out, one reply line in (ledd-client).
+struct Conn(Connection<Box<dyn Stream>>);
 
 impl Conn {
     fn new(target: &Target) -> std::io::Result<Conn> {
-        Ok(Conn {
-            reader: BufReader::new(target.connect()?),
-            line: String::new(),
-        })
+        Ok(Conn(Connection::from_stream(target.connect()?, target.addr.clone())))
     }
 
-    /// Sends an order (with its newline) and returns whether the reply was `ok`.
-    fn order(&mut self, order: &[u8]) -> std::io::Result<bool> {
-        self.reader.get_mut().write_all(order)?;
-        self.line.clear();
-        if self.reader.read_line(&mut self.line)? == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed"));
-        }
-        Ok(self.line.starts_with("ok"))
+    /// Sends an order (without its newline) and returns whether the reply was `ok`.
+    fn order(&mut self, order: &str) -> std::io::Result<bool> {
+        let reply = self.0.round_trip_line(order).map_err(io_error)?;
+        Ok(reply.starts_with("ok"))
     }
 }
 
+fn io_error(error: ClientError) -> std::io::Error {
+    std::io::Error::other(error.message)
+}
+
 /// One order on a new connection, as ledctl does. Returns whether the reply was `ok`.
-fn one_shot(target: &Target, order: &[u8]) -> std::io::Result<bool> {
+fn one_shot(target: &Target, order: &str) -> std::io::Result<bool> {
     let mut stream = target.connect()?;
-    stream.write_all(order)?;
-    let mut reply = Vec::with_capacity(256);
     if target.eof {
+        // The baseline's protocol: the reply ends when the server closes.
+        stream.write_all(format!("{order}\n").as_bytes())?;
+        let mut reply = Vec::with_capacity(256);
         stream.read_to_end(&mut reply)?;
-    } else {
-        let mut reader = BufReader::new(stream);
-        reader.read_until(b'\n', &mut reply)?;
+        return Ok(reply.starts_with(b"ok"));
     }
-    Ok(reply.starts_with(b"ok"))
+    Conn(Connection::from_stream(stream, target.addr.clone())).order(order)
 }
 
 fn summary(kind: &str, mut ns: Vec<u64>, errors: u64, elapsed: Duration) -> String {
@@ -107,8 +103,8 @@ fn summary(kind: &str, mut ns: Vec<u64>, errors: u64, elapsed: Duration) -> Stri
     )
 }
 
-fn orders(a: &str, b: &str) -> [Vec<u8>; 2] {
-    [format!("{a}\n").into_bytes(), format!("{b}\n").into_bytes()]
+fn orders(a: &str, b: &str) -> [String; 2] {
+    [a.to_string(), b.to_string()]
 }
 
 fn fail(what: &str, error: std::io::Error) -> ! {
