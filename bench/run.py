@@ -6,8 +6,8 @@
                                     60 s SD-card automation phase,
                                     writes target/bench/BENCHMARKS-quick.md
 
-Builds the release binaries (cargo build --release --bins) and the std-only
-load generator in bench/loadgen, starts ledd on a fake sysfs tree on tmpfs
+Builds the release binaries (cargo build --release --bins) and the
+load generator in bench/loadgen (std and crates/ledd-client), starts ledd on a fake sysfs tree on tmpfs
 (the shared fake tree of tests/fakeleds, whose preloaded library plays the
 kernel's part in the real ledd, as in the integration tests) and the baseline design
 (bench/baseline_server.py: TCP, one order per connection, a Python thread
@@ -632,7 +632,7 @@ def main():
         "tmpfs too), with the kernel's part (trigger brackets, the timer's files) played by the preloaded "
         "tests/fakeleds library, whose work is in the figures of orders that change an LED. The baseline is `bench/baseline_server.py`, the design ledd replaces: TCP on 127.0.0.1, one "
         "order per connection (`clignote F` / `eteindre`), a Python thread toggling a fake GPIO pin with "
-        "`time.sleep`. Both get the same client load from `bench/loadgen` (Rust, std only); ledd orders alternate "
+        "`time.sleep`. Both get the same client load from `bench/loadgen` (Rust, std and `crates/ledd-client`, the client library every client of ledd uses); ledd orders alternate "
         "`blink power 2` / `blink power 3` (each changes the LED; the state file is written once the orders "
         "stop, `state_delay`), baseline orders "
         "alternate `clignote 2` / `clignote 3`. Wakeups = voluntary + involuntary context switches summed over "

@@ -211,7 +211,6 @@ impl Engine {
         order: &Order,
         peer: Option<Peer>,
     ) -> Result<Vec<(String, String)>, Failure> {
-        let field = |key: &str, value: String| (key.to_string(), value);
         let query = match order {
             Order::Query(query) => query,
             Order::Change(change) => return self.change(change, peer),
@@ -272,7 +271,6 @@ impl Engine {
         change: &Change,
         peer: Option<Peer>,
     ) -> Result<Vec<(String, String)>, Failure> {
-        let field = |key: &str, value: String| (key.to_string(), value);
         let led = self.led_config(change.led.as_deref())?;
         crate::access::check(&led, peer)
             .map_err(|message| OrderError::new(ErrorKind::Denied, message))?;
@@ -603,7 +601,6 @@ impl From<OrderError> for Failure {
 
 /// The kernel state a change asks for, and the reply fields that say so.
 fn target_of(action: &Action) -> (Target, Vec<(String, String)>) {
-    let field = |key: &str, value: String| (key.to_string(), value);
     match action {
         Action::Blink {
             freq_hz,
@@ -661,6 +658,11 @@ fn target_of(action: &Action) -> (Target, Vec<(String, String)>) {
         },
         Action::Off => (Target::Off, vec![field("mode", "off".into())]),
     }
+}
+
+/// A reply field.
+fn field(key: &str, value: String) -> (String, String) {
+    (key.to_string(), value)
 }
 
 /// A duration as ledd.toml(5) writes it: whole seconds.

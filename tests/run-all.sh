@@ -78,8 +78,9 @@ tests/setup.sh
 if [ "$(id -u)" -eq 0 ]; then run_ignored=all; else run_ignored=default; fi
 
 tier format no cargo fmt --all -- --check
-tier clippy no cargo clippy --all-targets --locked -- -D warnings
-tier unit-and-integration yes cargo nextest run --locked --no-fail-fast --run-ignored "$run_ignored" --status-level skip
+tier clippy no cargo clippy --workspace --all-targets --locked -- -D warnings
+tier unit-and-integration yes cargo nextest run --workspace --locked --no-fail-fast --run-ignored "$run_ignored" --status-level skip
+tier doctests no cargo test --doc --workspace --locked
 tier soak no tests/soak/run.sh 30
 tier fuzz yes fuzz/run.sh 60
 tier kernel yes tests/kernel/run.sh

@@ -119,10 +119,7 @@ fn bad_numbers_are_refused_with_their_kind() {
         "blink 1e308",
         "blink 2 0",
         "blink 2 100",
-    ] {
-        assert_eq!(kind(line), ErrorKind::Range, "{line}");
-    }
-    for line in [
+        // Not finite: a number, but out of any range.
         "blink inf",
         "blink NaN",
         "blink -inf",
