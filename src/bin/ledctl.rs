@@ -109,7 +109,9 @@ fn command() -> clap::Command {
             }
         });
     }
-    command
+    // mut_subcommand moves each one to the end: put the last one back last,
+    // so the completion scripts list the subcommands in their usual order.
+    command.mut_subcommand("completions", |sub| sub)
 }
 
 /// The order line a subcommand stands for.
