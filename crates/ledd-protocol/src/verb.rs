@@ -9,7 +9,6 @@
 /// assert_eq!(Verb::from_word("CLIGNOTE"), Some(Verb::Blink));
 /// assert_eq!(Verb::Off.aliases(), ["eteindre", "eteind"]);
 /// assert_eq!(Verb::Blink.usage(), "blink [LED] FREQ_HZ [DUTY_PERCENT]");
-/// assert!(Verb::Status.is_query() && !Verb::Blink.is_query());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Verb {
@@ -121,11 +120,6 @@ impl Verb {
     /// The usage line, as `usage` errors and ledctl show it.
     pub fn usage(self) -> &'static str {
         self.entry().usage
-    }
-
-    /// Whether the order only reads (`status`, `list`, `version`).
-    pub fn is_query(self) -> bool {
-        matches!(self, Verb::Status | Verb::List | Verb::Version)
     }
 
     /// Whether the order may name an LED.
