@@ -108,6 +108,31 @@ pub fn send(socket: &Path, order: &Order, timeout: Duration) -> Result<Reply, Cl
 
 /// One connection to ledd: orders out, replies in, in order. Any stream
 /// will do (`S`), a Unix socket in practice.
+///
+/// ```
+/// use std::io::{BufRead, BufReader, Write};
+/// use std::os::unix::net::UnixStream;
+/// use ledd_client::Connection;
+/// use ledd_protocol::Order;
+///
+/// // A stand-in for ledd on the other end of a socket pair.
+/// let (client, server) = UnixStream::pair()?;
+/// let fake = std::thread::spawn(move || {
+///     let mut lines = BufReader::new(server.try_clone().unwrap()).lines();
+///     while let Some(Ok(line)) = lines.next() {
+///         writeln!(&server, "ok echo={}", line.replace(' ', "_")).unwrap();
+///     }
+/// });
+/// let mut ledd = Connection::from_stream(client, "a socket pair");
+/// let reply = ledd.order(&Order::parse("clignote 2")?)?;
+/// assert_eq!(reply.field("echo"), Some("blink_2"));
+/// let replies = ledd.pipeline(&[Order::parse("off")?, Order::parse("list")?])?;
+/// assert_eq!(replies[1].field("echo"), Some("list"));
+/// assert_eq!(ledd.round_trip_line("hello")?, "ok echo=hello");
+/// drop(ledd);
+/// fake.join().unwrap();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Connection<S: Read + Write = UnixStream> {
     reader: BufReader<S>,
     /// The last line read, reused so a round trip allocates nothing.
