@@ -86,7 +86,10 @@ fn one_shot(target: &Target, order: &[u8]) -> std::io::Result<bool> {
     Ok(reply.starts_with(b"ok"))
 }
 
-fn summary(kind: &str, mut ns: Vec<u64>, errors: u64, elapsed: Duration) -> String {
+/// `warmup`: orders sent before the measured ones (same orders, not timed), so
+/// that a caller counting the server's work over the whole run (run.py's
+/// system-call count) knows how many orders it saw.
+fn summary(kind: &str, mut ns: Vec<u64>, errors: u64, elapsed: Duration, warmup: usize) -> String {
     ns.sort_unstable();
     let n = ns.len();
     let pct = |p: f64| -> f64 {
@@ -98,7 +101,7 @@ fn summary(kind: &str, mut ns: Vec<u64>, errors: u64, elapsed: Duration) -> Stri
     };
     let mean = ns.iter().sum::<u64>() as f64 / n.max(1) as f64 / 1000.0;
     format!(
-        "{{\"kind\":\"{kind}\",\"count\":{n},\"errors\":{errors},\"median_us\":{:.2},\"p99_us\":{:.2},\"p999_us\":{:.2},\"mean_us\":{mean:.2},\"max_us\":{:.2},\"elapsed_s\":{:.4}}}",
+        "{{\"kind\":\"{kind}\",\"count\":{n},\"errors\":{errors},\"median_us\":{:.2},\"p99_us\":{:.2},\"p999_us\":{:.2},\"mean_us\":{mean:.2},\"max_us\":{:.2},\"elapsed_s\":{:.4},\"warmup\":{warmup}}}",
         pct(50.0),
         pct(99.0),
         pct(99.9),
@@ -106,6 +109,10 @@ fn summary(kind: &str, mut ns: Vec<u64>, errors: u64, elapsed: Duration) -> Stri
         elapsed.as_secs_f64()
     )
 }
+
+/// Untimed orders before the timed ones (first orders fault in pages on both sides).
+const PERSISTENT_WARMUP: usize = 100;
+const NEWCONN_WARMUP: usize = 20;
 
 fn orders(a: &str, b: &str) -> [Vec<u8>; 2] {
     [format!("{a}\n").into_bytes(), format!("{b}\n").into_bytes()]
@@ -133,7 +140,7 @@ fn main() {
             let orders = orders(args[3], args[4]);
             let mut conn = Conn::new(&target).unwrap_or_else(|e| fail("connect", e));
             // Warm-up: first orders fault in pages on both sides.
-            for i in 0..100 {
+            for i in 0..PERSISTENT_WARMUP {
                 conn.order(&orders[i % 2]).unwrap_or_else(|e| fail("order", e));
             }
             let mut ns = Vec::with_capacity(n);
@@ -145,13 +152,13 @@ fn main() {
                 ns.push(t.elapsed().as_nanos() as u64);
                 errors += u64::from(!ok);
             }
-            println!("{}", summary("persistent", ns, errors, start.elapsed()));
+            println!("{}", summary("persistent", ns, errors, start.elapsed(), PERSISTENT_WARMUP));
         }
         Some("newconn") if args.len() == 5 => {
             let target = Target { addr: args[1].into(), eof };
             let n = num(2) as usize;
             let orders = orders(args[3], args[4]);
-            for i in 0..20 {
+            for i in 0..NEWCONN_WARMUP {
                 one_shot(&target, &orders[i % 2]).unwrap_or_else(|e| fail("order", e));
             }
             let mut ns = Vec::with_capacity(n);
@@ -163,7 +170,7 @@ fn main() {
                 ns.push(t.elapsed().as_nanos() as u64);
                 errors += u64::from(!ok);
             }
-            println!("{}", summary("newconn", ns, errors, start.elapsed()));
+            println!("{}", summary("newconn", ns, errors, start.elapsed(), NEWCONN_WARMUP));
         }
         Some("throughput") if args.len() == 7 => {
             let target = Target { addr: args[1].into(), eof };
@@ -282,7 +289,7 @@ fn main() {
                 ns.push(t.elapsed().as_nanos() as u64);
                 errors += u64::from(!status.success());
             }
-            println!("{}", summary("exec", ns, errors, start.elapsed()));
+            println!("{}", summary("exec", ns, errors, start.elapsed(), 0));
         }
         _ => {
             eprintln!("usage: see the top of bench/loadgen/src/main.rs");
