@@ -5,6 +5,10 @@
     python3 bench/run.py --quick    CI run: fewer iterations, 3 s wakeup window,
                                     60 s SD-card automation phase,
                                     writes target/bench/BENCHMARKS-quick.md
+    python3 bench/run.py --floor-only [--quick]
+                                    only ledd against the floor (round-trip
+                                    ratios, system calls per order), before and
+                                    after a change; writes target/bench/FLOOR.md
 
 Builds the release binaries (cargo build --release --bins) and the
 load generator in bench/loadgen (std and crates/ledd-client), starts ledd on a fake sysfs tree on tmpfs
@@ -12,13 +16,17 @@ load generator in bench/loadgen (std and crates/ledd-client), starts ledd on a f
 kernel's part in the real ledd, as in the integration tests) and the baseline design
 (bench/baseline_server.py: TCP, one order per connection, a Python thread
 toggling a fake GPIO pin), drives both with the same client load, and checks
-the budgets. Then bench/sdcard.py measures the state file's writes on a real
+the budgets. ledd's round trips are also measured against the floor
+(bench/floor.c, a bare epoll server built with gcc -O2) in the same run, with
+the system calls per order of both (strace -c for the names, perf stat for
+the counts). Then bench/sdcard.py measures the state file's writes on a real
 ext4 file system (root only; SKIPPED otherwise). Exits 1 if a budget is violated (each one printed as PASS/FAIL),
 2 if the benchmark itself could not run. The last line is "N passed, N failed".
 """
 import argparse
 import datetime
 import glob
+import signal
 import json
 import os
 import platform
@@ -41,6 +49,18 @@ BUDGET_SIZE_BYTES = 2 * MIB        # stripped ledd binary
 BUDGET_PERSISTENT_MEDIAN_US = 50.0 # order round trip on one connection
 BUDGET_RSS_GROWTH = 0.10           # RSS after the load vs at rest
 BUDGET_WAKEUPS = 0                 # context switches while LEDs blink, no clients
+
+# Goals against the floor (issue 11, section 4): ledd's `version` round trip as
+# a ratio to a bare epoll server's (bench/floor.c), median, best of five, server
+# and client on one CPU. A goal whose mode is in FLOOR_BUDGETS is a budget
+# (PASS/FAIL, fails the run); the others are reported as goals, met or not,
+# and never fail the run (see bench/README.md). Add a mode once ledd meets its
+# goal run after run.
+GOAL_FLOOR_PERSISTENT = 1.3        # `version`, one persistent connection
+GOAL_FLOOR_NEWCONN = 1.2           # `version`, a new connection per order
+# `newconn` met its goal in every run so far (best-of-5 ratio 1.02–1.09 on a
+# loaded 2-CPU VM): a budget. `persistent` is at 1.7–1.8×: a goal not yet met.
+FLOOR_BUDGETS = {"newconn"}        # of "persistent", "newconn"
 
 
 def log(text):
@@ -68,11 +88,20 @@ def build(quick):
     subprocess.run(["cargo", "build", "--release", "--quiet",
                     "--manifest-path", os.path.join(ROOT, "bench", "loadgen", "Cargo.toml"),
                     "--target-dir", loadgen_target], check=True)
+    # The floor: a bare epoll server in C (bench/floor.c), the least a round
+    # trip on a Unix socket can cost on this machine.
+    floor = os.path.join(target, "bench-floor", "ledd-floor")
+    os.makedirs(os.path.dirname(floor), exist_ok=True)
+    log("building bench/floor.c (gcc -O2)")
+    if not shutil.which("gcc"):
+        die("gcc is missing: it builds the floor server (bench/floor.c) and the fake kernel library")
+    subprocess.run(["gcc", "-O2", "-Wall", "-o", floor, os.path.join(ROOT, "bench", "floor.c")], check=True)
     return {
         "target": target,
         "ledd": os.path.join(target, "release", "ledd"),
         "ledctl": os.path.join(target, "release", "ledctl"),
         "loadgen": os.path.join(loadgen_target, "release", "ledd-loadgen"),
+        "floor": floor,
     }
 
 
@@ -304,6 +333,38 @@ class Baseline(Server):
         return self.checked(line, reply)
 
 
+class Floor(Server):
+    """bench/floor.c: a bare epoll server answering every line `ok floor`."""
+
+    def __init__(self, bins, workdir, name="floor"):
+        self.name = name
+        self.bin = bins["floor"]
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.socket = os.path.join(self.dir, "floor.sock")
+        self.proc = None
+
+    @property
+    def addr(self):
+        return "unix:" + self.socket
+
+    def start(self):
+        begin = time.perf_counter()
+        self.proc = subprocess.Popen([self.bin, self.socket], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL)
+        while True:
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                    s.connect(self.socket)
+                return time.perf_counter() - begin
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                die(f"the floor server exited with {self.proc.returncode}")
+            if time.perf_counter() - begin > 10:
+                die("the floor server did not come up")
+            time.sleep(0.0002)
+
 
 # ---------------------------------------------------------------- load
 
@@ -318,7 +379,7 @@ def loadgen(bins, *args, cpu=None):
         die(f"loadgen {' '.join(map(str, args))} failed: {out.stderr.strip()}")
     result = json.loads(out.stdout)
     if result.get("errors"):
-        shown = ["ledd" if str(a).startswith("unix:") else "baseline" if str(a).startswith("tcp:") else str(a)
+        shown = ["floor" if str(a).endswith("floor.sock") else "ledd" if str(a).startswith("unix:") else "baseline" if str(a).startswith("tcp:") else str(a)
                  for a in args]
         what = " ".join(shown[:3] if args[0] != "throughput" else shown[:5])
         FAILURES.append((what, result["errors"], out.stderr.strip()))
@@ -332,6 +393,327 @@ def startup_times(start, stop, runs):
         times.append(start())
         stop()
     return statistics.median(times) * 1000.0
+
+
+# ---------------------------------------------------------------- the floor
+
+# What is measured against the floor: (key, label, orders alternated). The floor
+# answers any line; it gets `version`, the order its cost is closest to.
+FLOOR_CASES = [("floor", "floor", ("version", "version")),
+               ("version", "ledd `version`", ("version", "version")),
+               ("status", "ledd `status power` / `status`", ("status power", "status"))]
+FLOOR_MODES = [("persistent", "one persistent connection"), ("newconn", "a new connection per order")]
+
+
+def floor_rounds(bins, ledd, floor, n_persistent, n_newconn, cpu, rounds=5):
+    """Round trips of the floor and of ledd, interleaved, `rounds` times.
+
+    Each round runs every case in both modes, first with both servers and the
+    client pinned to `cpu`, then free; interleaving puts the floor and ledd
+    under the same noise from the other jobs on the shared CPUs. Returns
+    {(key, mode, pinned): [loadgen summary per round]}."""
+    servers = {"floor": floor, "version": ledd, "status": ledd}
+    free = {id(srv): os.sched_getaffinity(srv.proc.pid) for srv in (ledd, floor)}
+    runs = {}
+    try:
+        for _ in range(rounds):
+            for pinned in (True, False):
+                for srv in (ledd, floor):
+                    os.sched_setaffinity(srv.proc.pid, {cpu} if pinned else free[id(srv)])
+                for key, _, (a, b) in FLOOR_CASES:
+                    for mode, _ in FLOOR_MODES:
+                        n = n_persistent if mode == "persistent" else n_newconn
+                        run = loadgen(bins, mode, servers[key].addr, n, a, b, cpu=cpu if pinned else None)
+                        runs.setdefault((key, mode, pinned), []).append(run)
+    finally:
+        for srv in (ledd, floor):
+            os.sched_setaffinity(srv.proc.pid, free[id(srv)])
+    return runs
+
+
+class NoStrace(Exception):
+    """System calls cannot be counted here (no strace, or no ptrace)."""
+
+
+def tracer_pid(pid):
+    return int(proc_status(pid).get("TracerPid", "0"))
+
+
+def perf_event_fds(pid):
+    try:
+        return sum(1 for fd in os.listdir(f"/proc/{pid}/fd")
+                   if "perf_event" in os.readlink(f"/proc/{pid}/fd/{fd}"))
+    except OSError:
+        return 0
+
+
+def traced_load(bins, server, mode, n, a, b, cpu, tracer_args, attached):
+    """Starts a tracer on the server, waits until `attached(tracer)`, sends the
+    load (client pinned to `cpu`), stops the tracer with SIGINT 0.3 s after the
+    last reply (the close of the last connection is in, a timer that fires a
+    second after the load is not). Returns the orders sent, warm-up included."""
+    tracer = subprocess.Popen(tracer_args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    begin = time.perf_counter()
+    while not attached(tracer):
+        if tracer.poll() is not None:
+            raise NoStrace(f"{os.path.basename(tracer_args[0])} could not attach: {tracer.stderr.read().strip()}")
+        if time.perf_counter() - begin > 10:
+            tracer.kill()
+            tracer.wait()
+            raise NoStrace(f"{os.path.basename(tracer_args[0])} did not attach within 10 s")
+        time.sleep(0.01)
+    time.sleep(0.2)
+    try:
+        run = loadgen(bins, mode, server.addr, n, a, b, cpu=cpu)
+        time.sleep(0.3)
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        try:
+            tracer.wait(10)
+        except subprocess.TimeoutExpired:
+            tracer.kill()
+            tracer.wait()
+    return run["count"] + run.get("warmup", 0)
+
+
+def strace_count(bins, server, mode, n, a, b, cpu):
+    """`strace -c -f -p PID`: (orders, {syscall: (calls, errors)}).
+
+    Exact for the calls it sees, but each call stops the server for the tracer,
+    which changes what an event loop does (the client's next order is often
+    there before the server reads again, so fewer waits): the names and the
+    failures are taken from here, the counts from perf_count when it works."""
+    strace = shutil.which("strace")
+    if not strace:
+        raise NoStrace("strace is missing (apt-get install strace)")
+    pid = server.proc.pid
+    out = os.path.join(server.dir, f"strace-{mode}-{a.replace(' ', '_')}.txt")
+    orders = traced_load(bins, server, mode, n, a, b, cpu, [strace, "-c", "-f", "-o", out, "-p", str(pid)],
+                         lambda tracer: tracer_pid(pid) == tracer.pid)
+    calls = {}
+    with open(out) as f:
+        for line in f:
+            parts = line.split()
+            # % time, seconds, usecs/call, calls, [errors,] syscall
+            if len(parts) not in (5, 6) or parts[-1] == "total" or not parts[3].isdigit():
+                continue
+            calls[parts[-1]] = (int(parts[3]), int(parts[4]) if len(parts) == 6 else 0)
+    if not calls:
+        raise NoStrace(f"strace counted nothing: {open(out).read().strip()}")
+    return orders, calls
+
+
+PERF_SYSCALLS = None  # names with a syscalls:sys_enter_NAME tracepoint here
+
+
+def perf_count(bins, server, mode, n, a, b, cpu, names):
+    """`perf stat` of the server's syscall tracepoints while it serves the load:
+    raw_syscalls:sys_enter (every call) and syscalls:sys_enter_NAME per name.
+    The kernel only counts (no stop, no record), so the server's loop runs
+    close to undisturbed. Returns (orders, total, {name: calls}); None if perf
+    cannot count here."""
+    global PERF_SYSCALLS
+    perf = shutil.which("perf")
+    if not perf:
+        return None
+    if PERF_SYSCALLS is None:
+        listed = subprocess.run([perf, "list", "--raw-dump", "tracepoint"], capture_output=True, text=True)
+        PERF_SYSCALLS = {e.split(":sys_enter_", 1)[1] for e in listed.stdout.split()
+                         if e.startswith("syscalls:sys_enter_")}
+    names = sorted(name for name in names if name in PERF_SYSCALLS)
+    events = ["raw_syscalls:sys_enter"] + [f"syscalls:sys_enter_{name}" for name in names]
+    out = os.path.join(server.dir, f"perf-{mode}-{a.replace(' ', '_')}.csv")
+    try:
+        orders = traced_load(bins, server, mode, n, a, b, cpu,
+                             [perf, "stat", "-x", ",", "-o", out, "-e", ",".join(events), "-p", str(server.proc.pid)],
+                             lambda tracer: perf_event_fds(tracer.pid) >= len(events))
+    except NoStrace as reason:
+        log(f"perf cannot count system calls here ({reason}); strace's counts are reported")
+        return None
+    counts = {}
+    with open(out) as f:
+        for line in f:
+            fields = line.strip().split(",")
+            if len(fields) > 2 and fields[0].isdigit():
+                counts[fields[2]] = int(fields[0])
+    if "raw_syscalls:sys_enter" not in counts:
+        log(f"perf counted nothing; strace's counts are reported: {open(out).read().strip()}")
+        return None
+    return (orders, counts.pop("raw_syscalls:sys_enter"),
+            {e.split(":sys_enter_", 1)[1]: c for e, c in counts.items()})
+
+
+def syscall_profile(bins, ledd, floor, n, cpu):
+    """{(key, mode): {"strace": (orders, calls), "perf": (orders, total, calls) or None}}."""
+    servers = {"floor": floor, "version": ledd, "status": ledd}
+    cases = [(key, mode, a, b) for key, _, (a, b) in FLOOR_CASES for mode, _ in FLOOR_MODES]
+    free = {id(srv): os.sched_getaffinity(srv.proc.pid) for srv in (ledd, floor)}
+    profile = {}
+    try:
+        for srv in (ledd, floor):
+            os.sched_setaffinity(srv.proc.pid, {cpu})
+        for key, mode, a, b in cases:
+            profile[(key, mode)] = {"strace": strace_count(bins, servers[key], mode, n, a, b, cpu)}
+        names = {name for p in profile.values() for name in p["strace"][1]}
+        for key, mode, a, b in cases:
+            profile[(key, mode)]["perf"] = perf_count(bins, servers[key], mode, n, a, b, cpu, names)
+    finally:
+        for srv in (ledd, floor):
+            os.sched_setaffinity(srv.proc.pid, free[id(srv)])
+    return profile
+
+
+def per_order_text(calls, orders, top=None):
+    """'epoll_wait 1.00, read 1.00 (0.50 failed), …' by calls, most first."""
+    items = sorted(calls.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    shown = []
+    for name, (count, errors) in items[:top]:
+        if count / orders < 0.005:
+            continue
+        text = f"{name} {count / orders:.2f}"
+        if errors:
+            text += f" ({errors / orders:.2f} failed)"
+        shown.append(text)
+    rest = sum(c for _, (c, _) in items[top:]) if top else 0
+    if rest:
+        shown.append(f"others {rest / orders:.2f}")
+    return ", ".join(shown)
+
+
+def floor_section(bins, ledd, floor, quick, cpu):
+    """Measures ledd against the floor; returns (report lines, checks, goals).
+
+    A goal is a budget (in checks, PASS/FAIL) when its mode is in FLOOR_BUDGETS;
+    otherwise it comes back in goals, reported but not counted."""
+    n_persistent = 10000 if quick else 20000
+    n_newconn = 2000 if quick else 10000
+    n_strace = 500 if quick else 2000
+    log(f"against the floor: {n_persistent} persistent and {n_newconn} new-connection orders per run, "
+        "5 interleaved rounds, pinned and free")
+    runs = floor_rounds(bins, ledd, floor, n_persistent, n_newconn, cpu)
+    best = {k: min(v, key=lambda r: r["median_us"]) for k, v in runs.items()}
+
+    def paired(key, mode, pinned):
+        """Per-round ratios ledd / floor (each round's runs were back to back)."""
+        return [r["median_us"] / f["median_us"]
+                for r, f in zip(runs[(key, mode, pinned)], runs[("floor", mode, pinned)])]
+
+    lines = [
+        "## Round trip against the floor",
+        "",
+        "The floor is `bench/floor.c` (built with `gcc -O2`): a bare non-blocking server on a Unix socket, one "
+        "epoll, one `read` and one `write` per line, answering each line `ok floor`; the least a round trip can "
+        "cost on this machine. The same load generator drives it and ledd in the same run, five rounds "
+        "interleaved (floor, ledd `version`, ledd `status`, each on one persistent connection and with a new "
+        "connection per order) so that the other jobs on the shared CPUs weigh on both alike; `power` blinks (the timer "
+        "trigger: `status` reads its delays too), the other two LEDs are off. Figures: the best "
+        "median of the five rounds; ratio = ledd / floor from those; the range is the ratio round by round. "
+        "“one CPU”: both servers and the client pinned to one CPU (the method of the round-trip budget); "
+        "“free”: no pinning, so most round trips pay two cross-CPU wakeups.",
+        "",
+        "| Round trip, median (best of 5) | floor | ledd `version` | ratio | ledd `status` | ratio |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for pinned, where in ((True, "one CPU"), (False, "free")):
+        for mode, text in FLOOR_MODES:
+            cells = [fmt(best[("floor", mode, pinned)]["median_us"], "µs")]
+            for key in ("version", "status"):
+                ratios = paired(key, mode, pinned)
+                cells.append(fmt(best[(key, mode, pinned)]["median_us"], "µs"))
+                cells.append(f"{best[(key, mode, pinned)]['median_us'] / best[('floor', mode, pinned)]['median_us']:.2f}"
+                             f" ({min(ratios):.2f}–{max(ratios):.2f})")
+            lines.append(f"| {text[0].upper() + text[1:]}, {where} | " + " | ".join(cells) + " |")
+    for mode, text in FLOOR_MODES:
+        f = best[("floor", mode, True)]["p99_us"]
+        v = best[("version", mode, True)]["p99_us"]
+        st = best[("status", mode, True)]["p99_us"]
+        lines.append(f"| p99 of that best run, {text}, one CPU | {fmt(f, 'µs')} | {fmt(v, 'µs')} | {v / f:.2f} | "
+                     f"{fmt(st, 'µs')} | {st / f:.2f} |")
+
+    # System calls per order, server side.
+    log(f"system calls per order (strace -c, then perf stat), {n_strace} orders per case")
+    lines += ["", "### System calls per order, server side", ""]
+    try:
+        profile = syscall_profile(bins, ledd, floor, n_strace, cpu)
+    except NoStrace as reason:
+        profile = None
+        lines.append(f"SKIPPED: {reason}.")
+    if profile:
+        with_perf = all(p["perf"] for p in profile.values())
+
+        def counted(key, mode):
+            """(orders, total calls, {name: (calls, errors)}) from perf, or strace."""
+            if with_perf:
+                orders, total, calls = profile[(key, mode)]["perf"]
+                calls = {name: (c, 0) for name, c in calls.items() if c}
+                other = total - sum(c for c, _ in calls.values())
+                if other:
+                    calls["other"] = (other, 0)
+                return orders, total, calls
+            orders, calls = profile[(key, mode)]["strace"]
+            return orders, sum(c for c, _ in calls.values()), calls
+
+        lines += [
+            f"The load generator sends {n_strace} orders (and its untimed warm-up, counted too) on one persistent "
+            "connection, or each on a new connection, with the server and the client pinned to one CPU as for the "
+            "ratios above; calls per order = the server's calls / orders. "
+            + ("Counted by the kernel with `perf stat -e raw_syscalls:sys_enter,syscalls:sys_enter_NAME,… -p PID` "
+               "(the names: those `strace -c` saw in any case; “other” = the total minus the named ones), which "
+               "leaves the server's loop running as in the timings. The last column is `strace -c -f -p PID` on "
+               "the same load, with the calls that failed: strace stops the server at every call, so the client's "
+               "next order is often already there when the server reads again and an event loop that reads until "
+               "`EAGAIN` waits less than it does untraced; its counts are for names and failures, not the figure."
+               if with_perf else
+               "Counted with `strace -c -f -p PID` (perf could not count here). strace stops the server at every "
+               "call, so the client's next order is often already there when the server reads again: an event "
+               "loop that reads until `EAGAIN` waits less than it does untraced, and these counts are lower than "
+               "the real ones for ledd (not for the floor, which makes one read per wakeup).")
+            + " ledd's calls on the fake tree are those it makes on real sysfs: the preloaded library only watches "
+            "`open`/`write`/`close` of LED attributes and adds no call to a read. “Beyond the floor” is ledd's count "
+            "minus the floor's, call by call.",
+            "",
+            "| Server, order, connection | calls per order | by call, per order | beyond the floor | under `strace -c` |",
+            "|---|---:|---|---|---|",
+        ]
+        for mode, text in FLOOR_MODES:
+            f_orders, f_total, f_calls = counted("floor", mode)
+            for key, label, _ in FLOOR_CASES:
+                orders, total, calls = counted(key, mode)
+                if key == "floor":
+                    extra = ""
+                else:
+                    diffs = {}
+                    for name in set(calls) | set(f_calls):
+                        d = calls.get(name, (0, 0))[0] / orders - f_calls.get(name, (0, 0))[0] / f_orders
+                        if abs(d) >= 0.005:
+                            diffs[name] = d
+                    extra = f"{total / orders - f_total / f_orders:+.2f}: " + ", ".join(
+                        f"{name} {d:+.2f}" for name, d in sorted(diffs.items(), key=lambda kv: (-kv[1], kv[0])))
+                s_orders, s_calls = profile[(key, mode)]["strace"]
+                failed = [f"{name} {e / s_orders:.2f}" for name, (_, e) in
+                          sorted(s_calls.items(), key=lambda kv: -kv[1][1]) if e / s_orders >= 0.005]
+                under = f"{sum(c for c, _ in s_calls.values()) / s_orders:.2f}" + (
+                    f" (failed: {', '.join(failed)})" if failed else "")
+                lines.append(f"| {label}, {text} | {total / orders:.2f} | {per_order_text(calls, orders)} | "
+                             f"{extra} | {under} |")
+
+    # Goals (or budgets, once met).
+    goals = [
+        (f"`version` round trip, one persistent connection, within {GOAL_FLOOR_PERSISTENT}× the floor "
+         "(median, best of 5, one CPU)", "persistent", GOAL_FLOOR_PERSISTENT),
+        (f"`version` round trip, a new connection per order, within {GOAL_FLOOR_NEWCONN}× the floor "
+         "(median, best of 5, one CPU)", "newconn", GOAL_FLOOR_NEWCONN),
+    ]
+    checks, met = [], []
+    for name, mode, limit in goals:
+        ledd_us = best[("version", mode, True)]["median_us"]
+        floor_us = best[("floor", mode, True)]["median_us"]
+        ratios = paired("version", mode, True)
+        (checks if mode in FLOOR_BUDGETS else met).append((name, ledd_us / floor_us <= limit,
+                       f"{ledd_us / floor_us:.2f}× ({ledd_us:.1f} µs vs the floor's {floor_us:.1f} µs; "
+                       f"round by round {min(ratios):.2f}–{max(ratios):.2f}×)"))
+    return lines, checks, met
 
 
 # ---------------------------------------------------------------- report
@@ -395,12 +777,72 @@ def verdict(ok):
     return "SKIPPED" if ok is None else "PASS" if ok else "FAIL"
 
 
+def goal_lines(goals):
+    """The goals against the floor while they are not budgets."""
+    if not goals:
+        return []
+    lines = ["## Goals against the floor (issue 11; reported, not budgets yet)", "",
+             "Not checked: a goal not met does not fail the run. They become budgets "
+             "(`FLOOR_BUDGETS` in bench/run.py) once ledd meets them run after run.", "",
+             "| Goal | Result | Measured |", "|---|---|---|"]
+    for name, ok, detail in goals:
+        lines.append(f"| {name} | {'met' if ok else '**not met**'} | {detail} |")
+    return lines + [""]
+
+
+def floor_only(args):
+    """python3 bench/run.py --floor-only: ledd against the floor, nothing else
+    (before/after a change to ledd's path). Exits 0, or 1 if the floor goals
+    are budgets and one failed."""
+    quick = args.quick
+    bins = build(quick)
+    out = args.out or os.path.join(bins["target"], "bench", "FLOOR.md")
+    shm = "/dev/shm"
+    base_dir = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) and is_tmpfs(shm) else None
+    workdir = tempfile.mkdtemp(prefix="ledd-bench-", dir=base_dir)
+    ledd = Ledd(bins, workdir, "ledd")
+    floor = Floor(bins, workdir)
+    try:
+        ledd.start()
+        floor.start()
+        # The LEDs as the full run leaves them before this part: `power`
+        # blinking (its last order), so that `status` reads the same files.
+        ledd.order("blink power 3")
+        time.sleep(0.5)
+        lines, checks, goals = floor_section(bins, ledd, floor, quick, max(os.sched_getaffinity(0)))
+    finally:
+        ledd.stop()
+        floor.stop()
+    m = machine()
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    cmd = "python3 bench/run.py --floor-only" + (" --quick" if quick else "")
+    lines = [f"# ledd against the floor", "",
+             f"Generated by `{cmd}` on {now}, ledd at {git_describe()}; {m['nproc']} CPUs ({m['cpu']}), "
+             f"Linux {m['kernel']}, load average at the end {m['load']} (shared CPUs: timings are noisy).", ""
+             ] + lines + [""] + (
+        ["## Budgets against the floor", "", "| Budget | Result | Measured |", "|---|---|---|"]
+        + [f"| {n} | {verdict(ok)} | {d} |" for n, ok, d in checks] + [""] if checks else []) + goal_lines(goals)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    log(f"report written to {os.path.relpath(out, ROOT)}")
+    shutil.rmtree(workdir, ignore_errors=True)
+    failed = any(not ok for _, ok, _ in checks)
+    sys.exit(1 if failed or FAILURES else 0)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="CI mode: fewer iterations, 3 s wakeup window")
     parser.add_argument("--out", help="report file (default BENCHMARKS.md, or target/bench/BENCHMARKS-quick.md with --quick)")
+    parser.add_argument("--floor-only", action="store_true",
+                        help="only ledd against the floor (round-trip ratios, system calls per order): "
+                             "writes target/bench/FLOOR.md (or --out), checks no budget")
     args = parser.parse_args()
     quick = args.quick
+    if args.floor_only:
+        floor_only(args)
     n_persistent = 10000 if quick else 20000
     n_newconn = 2000 if quick else 10000
     n_ledctl = 20 if quick else 100
@@ -423,6 +865,7 @@ def main():
     ledd = Ledd(bins, workdir, "ledd")
     base = Baseline(workdir)
     sim = Ledd(bins, workdir, "ledd-sim", simulate=True)
+    floor = Floor(bins, workdir)
     try:
         # Sizes.
         size_ledd = os.path.getsize(bins["ledd"])
@@ -440,6 +883,7 @@ def main():
 
         ledd.start()
         base.start()
+        floor.start()
         time.sleep(0.5)
         ledd_rest, _ = rss_kib(ledd.proc.pid)
         base_rest, _ = rss_kib(base.proc.pid)
@@ -471,6 +915,11 @@ def main():
             pers_pinned = best_status_run(one_cpu)
         finally:
             os.sched_setaffinity(ledd.proc.pid, free_cpus)
+
+        # ledd against the floor (issue 11): round-trip ratios and system
+        # calls per order, on the same CPU as the budget above.
+        floor_lines, floor_checks, goals = floor_section(bins, ledd, floor, quick, one_cpu)
+        floor.stop()
 
         log(f"round trips with a new connection per order, {n_newconn} orders")
         newc = loadgen(bins, "newconn", ledd.addr, n_newconn, "blink power 2", "blink power 3")
@@ -533,6 +982,7 @@ def main():
         ledd.stop()
         sim.stop()
         base.stop()
+        floor.stop()
 
     # SD-card wear: the state file on a real ext4 file system (bench/sdcard.py).
     log("SD card: state-file writes on ext4 on a loop device")
@@ -611,6 +1061,7 @@ def main():
                    f"{sum(n for _, n, _ in FAILURES)} failed orders, ledd logged {refusals} refused connections"
                    if FAILURES else "all replies ok"))
     checks += sd_checks
+    checks += floor_checks
     # ok is None for a budget that could not be measured here: SKIPPED, never PASS.
     passed = sum(1 for _, ok, _ in checks if ok is True)
     failed = sum(1 for _, ok, _ in checks if ok is False)
@@ -655,15 +1106,19 @@ def main():
     if FAILURES:
         lines += ["", "**Orders that failed under load** (throughput figures above count only `ok` replies):", ""]
         lines += [f"- `loadgen {what}`: {n} failed; {first}" for what, n, first in FAILURES]
+    lines += [""] + floor_lines
     lines += ["", "## SD card: the state file on ext4", ""] + sd_lines
     lines += ["",
               "## Budgets", "", "| Budget | Result | Measured |", "|---|---|---|"]
     for name, ok, detail in checks:
         lines.append(f"| {name} | {verdict(ok)} | {detail} |")
-    lines += ["", f"{passed} passed, {failed} failed, {skipped} skipped", "",
-              f"Iterations: {n_persistent} persistent orders, {n_newconn} new-connection orders, {n_ledctl} ledctl "
+    lines += ["", f"{passed} passed, {failed} failed, {skipped} skipped", ""]
+    lines += goal_lines(goals)
+    lines += [f"Iterations: {n_persistent} persistent orders, {n_newconn} new-connection orders, {n_ledctl} ledctl "
               f"runs, {tp_secs} s per throughput point, {n_hold} concurrent clients, {wake_secs} s wakeup windows, "
-              f"{n_starts} starts. In-process costs (parsing, formatting, Engine::execute): `cargo bench --bench core`.",
+              f"{n_starts} starts; against the floor, the same order counts per run, 5 rounds of 12 runs, and "
+              f"{500 if quick else 2000} orders per system-call count. Only ledd against the floor, before and after "
+              "a change: `python3 bench/run.py --floor-only [--quick]` (writes target/bench/FLOOR.md). In-process costs (parsing, formatting, Engine::execute): `cargo bench --bench core`.",
               ""]
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:
@@ -674,6 +1129,8 @@ def main():
         log("warning: ledd's log mentions a panic:\n" + ledd_log)
     shutil.rmtree(workdir, ignore_errors=True)
 
+    for name, ok, detail in goals:
+        print(f"GOAL {'met' if ok else 'NOT MET'} (reported, not a budget): {name} ({detail})")
     for name, ok, detail in checks:
         print(f"{verdict(ok)}: {name} ({detail})")
     print(f"{passed} passed, {failed} failed, {skipped} skipped")

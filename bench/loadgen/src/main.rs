@@ -55,7 +55,10 @@ struct Conn(Connection<Box<dyn Stream>>);
 
 impl Conn {
     fn new(target: &Target) -> std::io::Result<Conn> {
-        Ok(Conn(Connection::from_stream(target.connect()?, target.addr.clone())))
+        Ok(Conn(Connection::from_stream(
+            target.connect()?,
+            target.addr.clone(),
+        )))
     }
 
     /// Sends an order (without its newline) and returns whether the reply was `ok`.
@@ -82,7 +85,10 @@ fn one_shot(target: &Target, order: &str) -> std::io::Result<bool> {
     Conn(Connection::from_stream(stream, target.addr.clone())).order(order)
 }
 
-fn summary(kind: &str, mut ns: Vec<u64>, errors: u64, elapsed: Duration) -> String {
+/// `warmup`: orders sent before the measured ones (same orders, not timed), so
+/// that a caller counting the server's work over the whole run (run.py's
+/// system-call count) knows how many orders it saw.
+fn summary(kind: &str, mut ns: Vec<u64>, errors: u64, elapsed: Duration, warmup: usize) -> String {
     ns.sort_unstable();
     let n = ns.len();
     let pct = |p: f64| -> f64 {
@@ -94,7 +100,7 @@ fn summary(kind: &str, mut ns: Vec<u64>, errors: u64, elapsed: Duration) -> Stri
     };
     let mean = ns.iter().sum::<u64>() as f64 / n.max(1) as f64 / 1000.0;
     format!(
-        "{{\"kind\":\"{kind}\",\"count\":{n},\"errors\":{errors},\"median_us\":{:.2},\"p99_us\":{:.2},\"p999_us\":{:.2},\"mean_us\":{mean:.2},\"max_us\":{:.2},\"elapsed_s\":{:.4}}}",
+        "{{\"kind\":\"{kind}\",\"count\":{n},\"errors\":{errors},\"median_us\":{:.2},\"p99_us\":{:.2},\"p999_us\":{:.2},\"mean_us\":{mean:.2},\"max_us\":{:.2},\"elapsed_s\":{:.4},\"warmup\":{warmup}}}",
         pct(50.0),
         pct(99.0),
         pct(99.9),
@@ -102,6 +108,10 @@ fn summary(kind: &str, mut ns: Vec<u64>, errors: u64, elapsed: Duration) -> Stri
         elapsed.as_secs_f64()
     )
 }
+
+/// Untimed orders before the timed ones (first orders fault in pages on both sides).
+const PERSISTENT_WARMUP: usize = 100;
+const NEWCONN_WARMUP: usize = 20;
 
 fn orders(a: &str, b: &str) -> [String; 2] {
     [a.to_string(), b.to_string()]
@@ -115,7 +125,11 @@ fn fail(what: &str, error: std::io::Error) -> ! {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let eof = args.iter().any(|a| a == "--eof");
-    let args: Vec<&str> = args.iter().filter(|a| *a != "--eof").map(String::as_str).collect();
+    let args: Vec<&str> = args
+        .iter()
+        .filter(|a| *a != "--eof")
+        .map(String::as_str)
+        .collect();
     let num = |i: usize| -> u64 {
         args.get(i).and_then(|s| s.parse().ok()).unwrap_or_else(|| {
             eprintln!("loadgen: argument {i} must be a number");
@@ -124,30 +138,42 @@ fn main() {
     };
     match args.first().copied() {
         Some("persistent") if args.len() == 5 => {
-            let target = Target { addr: args[1].into(), eof };
+            let target = Target {
+                addr: args[1].into(),
+                eof,
+            };
             let n = num(2) as usize;
             let orders = orders(args[3], args[4]);
             let mut conn = Conn::new(&target).unwrap_or_else(|e| fail("connect", e));
             // Warm-up: first orders fault in pages on both sides.
-            for i in 0..100 {
-                conn.order(&orders[i % 2]).unwrap_or_else(|e| fail("order", e));
+            for i in 0..PERSISTENT_WARMUP {
+                conn.order(&orders[i % 2])
+                    .unwrap_or_else(|e| fail("order", e));
             }
             let mut ns = Vec::with_capacity(n);
             let mut errors = 0;
             let start = Instant::now();
             for i in 0..n {
                 let t = Instant::now();
-                let ok = conn.order(&orders[i % 2]).unwrap_or_else(|e| fail("order", e));
+                let ok = conn
+                    .order(&orders[i % 2])
+                    .unwrap_or_else(|e| fail("order", e));
                 ns.push(t.elapsed().as_nanos() as u64);
                 errors += u64::from(!ok);
             }
-            println!("{}", summary("persistent", ns, errors, start.elapsed()));
+            println!(
+                "{}",
+                summary("persistent", ns, errors, start.elapsed(), PERSISTENT_WARMUP)
+            );
         }
         Some("newconn") if args.len() == 5 => {
-            let target = Target { addr: args[1].into(), eof };
+            let target = Target {
+                addr: args[1].into(),
+                eof,
+            };
             let n = num(2) as usize;
             let orders = orders(args[3], args[4]);
-            for i in 0..20 {
+            for i in 0..NEWCONN_WARMUP {
                 one_shot(&target, &orders[i % 2]).unwrap_or_else(|e| fail("order", e));
             }
             let mut ns = Vec::with_capacity(n);
@@ -159,10 +185,16 @@ fn main() {
                 ns.push(t.elapsed().as_nanos() as u64);
                 errors += u64::from(!ok);
             }
-            println!("{}", summary("newconn", ns, errors, start.elapsed()));
+            println!(
+                "{}",
+                summary("newconn", ns, errors, start.elapsed(), NEWCONN_WARMUP)
+            );
         }
         Some("throughput") if args.len() == 7 => {
-            let target = Target { addr: args[1].into(), eof };
+            let target = Target {
+                addr: args[1].into(),
+                eof,
+            };
             let clients = num(2) as usize;
             let secs = num(3);
             let persistent = match args[4] {
@@ -180,8 +212,14 @@ fn main() {
             let go = Arc::new(std::sync::Barrier::new(clients + 1));
             let threads: Vec<_> = (0..clients)
                 .map(|c| {
-                    let (target, orders, stop, done, errors, go) =
-                        (target.clone(), orders.clone(), stop.clone(), done.clone(), errors.clone(), go.clone());
+                    let (target, orders, stop, done, errors, go) = (
+                        target.clone(),
+                        orders.clone(),
+                        stop.clone(),
+                        done.clone(),
+                        errors.clone(),
+                        go.clone(),
+                    );
                     std::thread::spawn(move || {
                         let mut conn = if persistent {
                             Some(Conn::new(&target).unwrap_or_else(|e| fail("connect", e)))
@@ -231,7 +269,10 @@ fn main() {
         Some("hold") if args.len() == 4 => {
             // Many clients at once: all connect, all send, all get their reply,
             // and only then do they all close.
-            let target = Target { addr: args[1].into(), eof: false };
+            let target = Target {
+                addr: args[1].into(),
+                eof: false,
+            };
             let n = num(2) as usize;
             let order = format!("{}\n", args[3]).into_bytes();
             let start = Instant::now();
@@ -278,7 +319,7 @@ fn main() {
                 ns.push(t.elapsed().as_nanos() as u64);
                 errors += u64::from(!status.success());
             }
-            println!("{}", summary("exec", ns, errors, start.elapsed()));
+            println!("{}", summary("exec", ns, errors, start.elapsed(), 0));
         }
         _ => {
             eprintln!("usage: see the top of bench/loadgen/src/main.rs");
