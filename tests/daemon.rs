@@ -628,7 +628,8 @@ fn a_silent_client_is_closed_after_the_idle_timeout() {
 
 #[test]
 fn five_hundred_concurrent_clients() {
-    let ledd = Ledd::start("");
+    // All from this test's uid: past the per-user cap's default of 64.
+    let ledd = Ledd::start("max_connections_per_user = 500");
     let connections: Vec<Connection> = (0..500).map(|_| ledd.connect()).collect();
     let threads: Vec<_> = connections
         .into_iter()
@@ -648,30 +649,59 @@ fn five_hundred_concurrent_clients() {
 }
 
 #[test]
-fn connections_past_the_limit_are_refused_and_the_limit_recovers() {
+fn at_the_limit_the_longest_idle_connection_makes_room() {
     // The start-up probe has read to the end (see common::probe): only the
-    // connections below count. One round trip on each proves ledd accepted it.
+    // connections below count. One round trip on each proves ledd accepted
+    // it, and orders them from the longest idle to the most recent.
     let ledd = Ledd::start("max_connections = 3");
     let mut held: Vec<Connection> = (0..3).map(|_| ledd.connect()).collect();
     for connection in &mut held {
         assert!(connection.send("version").starts_with("ok version="));
     }
-    let mut refused = ledd.connect();
+    // The newcomer is served; the first connection, silent the longest, is
+    // told why and closed.
+    let mut newcomer = ledd.connect();
+    assert!(newcomer.send("version").starts_with("ok version="));
+    let mut oldest = held.remove(0);
     assert_eq!(
-        refused.rest(),
-        "err busy: too many connections (max_connections = 3); try again later\n"
+        oldest.rest(),
+        "err busy: closing this connection, the longest idle, to admit a new one (max_connections = 3)\n"
     );
-    // One held connection closed (and seen closed) frees exactly one place.
+    // Activity keeps a connection: the next one out is the one silent since.
+    assert!(held[0].send("status").starts_with("ok led=status"));
+    let mut another = ledd.connect();
+    assert!(another.send("version").starts_with("ok version="));
+    assert!(
+        held.remove(1)
+            .rest()
+            .starts_with("err busy: closing this connection")
+    );
+    for connection in held.into_iter().chain([newcomer, another]) {
+        connection.close();
+    }
+    assert!(ledd.order("version").starts_with("ok version="));
+}
+
+#[test]
+fn a_users_connections_past_its_cap_are_refused() {
+    let ledd = Ledd::start("max_connections_per_user = 2");
+    let mut held: Vec<Connection> = (0..2).map(|_| ledd.connect()).collect();
+    for connection in &mut held {
+        assert!(connection.send("version").starts_with("ok version="));
+    }
+    let uid = nix::unistd::getuid();
+    assert_eq!(
+        ledd.connect().rest(),
+        format!(
+            "err busy: too many connections for uid {uid} (max_connections_per_user = 2); close some and try again\n"
+        )
+    );
     held.pop().unwrap().close();
     let mut again = ledd.connect();
     assert!(again.send("version").starts_with("ok version="));
-    let mut refused = ledd.connect();
-    assert!(refused.rest().starts_with("err busy:"));
-    for connection in held {
+    for connection in held.into_iter().chain([again]) {
         connection.close();
     }
-    again.close();
-    assert!(ledd.order("version").starts_with("ok version="));
 }
 
 #[test]
