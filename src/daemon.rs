@@ -500,9 +500,20 @@ impl Daemon {
             }
             match client.conn.next_line() {
                 Some(Line::Order(line)) if handled == ORDERS_PER_TURN => {
-                    // Give the others a turn; carry on when the loop is idle.
+                    // Give the others a turn; carry on at the loop's next
+                    // turn. (A timer due now, not an idle callback: one added
+                    // by an idle callback would wait for the next event.)
                     client.conn.put_back(line);
-                    self.handle.insert_idle(move |daemon| daemon.service(id));
+                    let resumed =
+                        self.handle
+                            .insert_source(Timer::immediate(), move |_, _, daemon| {
+                                daemon.service(id);
+                                TimeoutAction::Drop
+                            });
+                    if let Err(error) = resumed {
+                        error!("cannot give a client its next turn ({error}); dropping it");
+                        return self.close(id);
+                    }
                     return self.watch_writes(id);
                 }
                 Some(Line::Order(line)) => {

@@ -584,6 +584,21 @@ fn many_orders_per_connection_and_pipelining_without_reading() {
 }
 
 #[test]
+fn a_pipelined_burst_is_answered_whole_across_turns() {
+    // More orders in one write than one turn handles (64), and replies too
+    // small to fill the socket: nothing but ledd's own turns moves them on.
+    let ledd = Ledd::start("");
+    let mut connection = ledd.connect();
+    let burst = "version\n".repeat(64 * 5 + 7);
+    connection.stream.write_all(burst.as_bytes()).unwrap();
+    for i in 0..64 * 5 + 7 {
+        let reply = connection.receive();
+        assert!(reply.starts_with("ok version="), "reply {i}: {reply}");
+    }
+    connection.close();
+}
+
+#[test]
 fn an_endless_line_is_refused_and_others_are_served() {
     let ledd = Ledd::start("");
     let mut connection = ledd.connect();
