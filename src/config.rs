@@ -304,20 +304,21 @@ impl Config {
             .try_into()
             .unwrap_or_else(|_| unreachable!("three paths"));
 
-        let max_connections = positive(
+        let count = |value, default: usize, key| {
+            positive(value, default as i64, 1_000_000)
+                .map(|count| count as usize)
+                .map_err(|(span, message)| error_at(span, Some(key), message))
+        };
+        let max_connections = count(
             raw.max_connections,
-            DEFAULT_MAX_CONNECTIONS as i64,
-            1_000_000,
-        )
-        .map_err(|(span, message)| error_at(span, Some("max_connections"), message))?
-            as usize;
-        let max_connections_per_user = positive(
+            DEFAULT_MAX_CONNECTIONS,
+            "max_connections",
+        )?;
+        let max_connections_per_user = count(
             raw.max_connections_per_user,
-            DEFAULT_MAX_CONNECTIONS_PER_USER as i64,
-            1_000_000,
-        )
-        .map_err(|(span, message)| error_at(span, Some("max_connections_per_user"), message))?
-            as usize;
+            DEFAULT_MAX_CONNECTIONS_PER_USER,
+            "max_connections_per_user",
+        )?;
         let log_level = match raw.log_level {
             None => defaults.log_level,
             Some(level) => crate::logging::parse_level(level.get_ref()).ok_or_else(|| {

@@ -663,16 +663,22 @@ fn five_hundred_concurrent_clients() {
     assert!(ledd.order("version").starts_with("ok"));
 }
 
+/// `count` connections, each proved accepted by one round trip.
+fn hold(ledd: &Ledd, count: usize) -> Vec<Connection> {
+    let mut held: Vec<Connection> = (0..count).map(|_| ledd.connect()).collect();
+    for connection in &mut held {
+        assert!(connection.send("version").starts_with("ok version="));
+    }
+    held
+}
+
 #[test]
 fn at_the_limit_the_longest_idle_connection_makes_room() {
     // The start-up probe has read to the end (see common::probe): only the
     // connections below count. One round trip on each proves ledd accepted
     // it, and orders them from the longest idle to the most recent.
     let ledd = Ledd::start("max_connections = 3");
-    let mut held: Vec<Connection> = (0..3).map(|_| ledd.connect()).collect();
-    for connection in &mut held {
-        assert!(connection.send("version").starts_with("ok version="));
-    }
+    let mut held = hold(&ledd, 3);
     // The newcomer is served; the first connection, silent the longest, is
     // told why and closed.
     let mut newcomer = ledd.connect();
@@ -700,10 +706,7 @@ fn at_the_limit_the_longest_idle_connection_makes_room() {
 #[test]
 fn a_users_connections_past_its_cap_are_refused() {
     let ledd = Ledd::start("max_connections_per_user = 2");
-    let mut held: Vec<Connection> = (0..2).map(|_| ledd.connect()).collect();
-    for connection in &mut held {
-        assert!(connection.send("version").starts_with("ok version="));
-    }
+    let mut held = hold(&ledd, 2);
     let uid = nix::unistd::getuid();
     assert_eq!(
         ledd.connect().rest(),
