@@ -500,21 +500,8 @@ impl Daemon {
             }
             match client.conn.next_line() {
                 Some(Line::Order(line)) if handled == ORDERS_PER_TURN => {
-                    // Give the others a turn; carry on at the loop's next
-                    // turn. (A timer due now, not an idle callback: one added
-                    // by an idle callback would wait for the next event.)
                     client.conn.put_back(line);
-                    let resumed =
-                        self.handle
-                            .insert_source(Timer::immediate(), move |_, _, daemon| {
-                                daemon.service(id);
-                                TimeoutAction::Drop
-                            });
-                    if let Err(error) = resumed {
-                        error!("cannot give a client its next turn ({error}); dropping it");
-                        return self.close(id);
-                    }
-                    return self.watch_writes(id);
+                    return self.next_turn(id);
                 }
                 Some(Line::Order(line)) => {
                     handled += 1;
@@ -543,6 +530,25 @@ impl Daemon {
                     self.close(id);
                     return;
                 }
+            }
+        }
+    }
+
+    /// Gives the others a turn; this client carries on at the loop's next
+    /// turn. (A timer due now, not an idle callback: one added by an idle
+    /// callback would wait for the next event.)
+    fn next_turn(&mut self, id: u64) {
+        let resumed = self
+            .handle
+            .insert_source(Timer::immediate(), move |_, _, daemon| {
+                daemon.service(id);
+                TimeoutAction::Drop
+            });
+        match resumed {
+            Ok(_) => self.watch_writes(id),
+            Err(error) => {
+                error!("cannot give a client its next turn ({error}); dropping it");
+                self.close(id);
             }
         }
     }

@@ -421,6 +421,54 @@ fn sighup_reloads_a_good_config_and_keeps_the_old_one_on_a_broken_one() {
     assert_eq!(ledd.wait_exit(), 0);
 }
 
+#[test]
+fn the_log_level_is_switched_by_the_key_on_reload_and_by_the_option() {
+    // debug: every order is logged, queries and refused orders too.
+    let mut ledd = Ledd::start("log_level = \"debug\"");
+    assert!(ledd.order("version").starts_with("ok version="));
+    assert!(ledd.order("frobnicate").starts_with("err usage"));
+    let log = ledd.log_text();
+    assert!(
+        log.contains("ledd: debug: order 'version' from uid="),
+        "{log}"
+    );
+    assert!(
+        log.contains("ledd: debug: order 'frobnicate' from uid="),
+        "{log}"
+    );
+    // warn, after a reload: neither queries nor changes are logged.
+    let text = fs::read_to_string(&ledd.config).unwrap();
+    let text = text.replace("debug", "warn").replace(
+        "[leds.ghost]\ndevice = \"nowhere\"\n",
+        "[leds.extra]\ndevice = \"PWR\"\n",
+    );
+    fs::write(&ledd.config, text).unwrap();
+    ledd.signal(Signal::SIGHUP);
+    wait_for(|| ledd.order("list").contains("leds=extra,power,status"));
+    let before = ledd.log_text().len();
+    assert!(ledd.order("blink 2").starts_with("ok led=status"));
+    ledd.signal(Signal::SIGTERM);
+    assert_eq!(ledd.wait_exit(), 0);
+    assert_eq!(&ledd.log_text()[before..], "", "nothing below warn");
+
+    // --log-level overrides the key.
+    let mut ledd = Ledd::prepare("log_level = \"debug\"");
+    ledd.spawn(&["--log-level", "warn"]);
+    assert!(ledd.order("version").starts_with("ok version="));
+    assert!(ledd.order("blink 2").starts_with("ok led=status"));
+    let log = ledd.log_text();
+    assert!(
+        log.contains("ledd: warning: LED ghost has no device"),
+        "{log}"
+    );
+    assert!(
+        !log.contains(": info: ") && !log.contains(": debug: "),
+        "{log}"
+    );
+    let refused = ledd.command(&["--log-level", "loud"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+}
+
 /// Context switches of a process so far: each one is a wakeup.
 fn wakeups(pid: i32) -> u64 {
     fs::read_to_string(format!("/proc/{pid}/status"))
