@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::logging::LevelFilter;
 use crate::protocol::{is_valid_led_name, quote};
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/ledd/ledd.toml";
@@ -17,6 +18,7 @@ pub const DEFAULT_SYSFS_ROOT: &str = "/sys/class/leds";
 pub const DEFAULT_STATE_FILE: &str = "/var/lib/ledd/state.toml";
 pub const DEFAULT_SOCKET_MODE: u32 = 0o660;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+pub const DEFAULT_MAX_CONNECTIONS_PER_USER: usize = 64;
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
 pub const DEFAULT_RATE_LIMIT: u32 = 200;
 pub const DEFAULT_STATE_DELAY_SECS: u64 = 1;
@@ -70,15 +72,20 @@ pub struct Config {
     pub state_max_delay: Duration,
     pub restore: bool,
     pub max_connections: usize,
+    /// Connections one user (uid) may hold at once; root and ledd's own
+    /// user count like anyone else.
+    pub max_connections_per_user: usize,
     pub idle_timeout: Duration,
     /// Orders that change an LED, per second and connection; past it ledd
     /// slows that client down.
     pub rate_limit: u32,
+    /// The least severe messages logged (`--log-level` overrides it).
+    pub log_level: LevelFilter,
     pub leds: BTreeMap<String, LedConfig>,
 }
 
 /// Every top-level key and every LED key, as ledd.toml(5) documents them.
-pub const CONFIG_KEYS: [&str; 13] = [
+pub const CONFIG_KEYS: [&str; 15] = [
     "socket",
     "socket_mode",
     "socket_group",
@@ -90,8 +97,10 @@ pub const CONFIG_KEYS: [&str; 13] = [
     "state_max_delay",
     "restore",
     "max_connections",
+    "max_connections_per_user",
     "idle_timeout",
     "rate_limit",
+    "log_level",
 ];
 pub const LED_KEYS: [&str; 3] = ["device", "allow_users", "allow_groups"];
 
@@ -150,8 +159,10 @@ struct RawConfig {
     state_max_delay: Option<Spanned<i64>>,
     restore: Option<bool>,
     max_connections: Option<Spanned<i64>>,
+    max_connections_per_user: Option<Spanned<i64>>,
     idle_timeout: Option<Spanned<i64>>,
     rate_limit: Option<Spanned<i64>>,
+    log_level: Option<Spanned<String>>,
     leds: Option<BTreeMap<String, Spanned<RawLed>>>,
 }
 
@@ -178,8 +189,10 @@ impl Default for Config {
             state_max_delay: Duration::from_secs(DEFAULT_STATE_MAX_DELAY_SECS),
             restore: true,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_user: DEFAULT_MAX_CONNECTIONS_PER_USER,
             idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS),
             rate_limit: DEFAULT_RATE_LIMIT,
+            log_level: LevelFilter::Info,
             leds: BTreeMap::from([("status".to_string(), status)]),
         }
     }
@@ -291,13 +304,35 @@ impl Config {
             .try_into()
             .unwrap_or_else(|_| unreachable!("three paths"));
 
-        let max_connections = positive(
+        let count = |value, default: usize, key| {
+            positive(value, default as i64, 1_000_000)
+                .map(|count| count as usize)
+                .map_err(|(span, message)| error_at(span, Some(key), message))
+        };
+        let max_connections = count(
             raw.max_connections,
-            DEFAULT_MAX_CONNECTIONS as i64,
-            1_000_000,
-        )
-        .map_err(|(span, message)| error_at(span, Some("max_connections"), message))?
-            as usize;
+            DEFAULT_MAX_CONNECTIONS,
+            "max_connections",
+        )?;
+        let max_connections_per_user = count(
+            raw.max_connections_per_user,
+            DEFAULT_MAX_CONNECTIONS_PER_USER,
+            "max_connections_per_user",
+        )?;
+        let log_level = match raw.log_level {
+            None => defaults.log_level,
+            Some(level) => crate::logging::parse_level(level.get_ref()).ok_or_else(|| {
+                error_at(
+                    Some(level.span()),
+                    Some("log_level"),
+                    format!(
+                        "'{}' is not a log level: use one of {}",
+                        quote(level.get_ref()),
+                        crate::logging::LEVELS.join(", ")
+                    ),
+                )
+            })?,
+        };
         let idle_timeout = positive(raw.idle_timeout, DEFAULT_IDLE_TIMEOUT_SECS as i64, 86_400)
             .map_err(|(span, message)| error_at(span, Some("idle_timeout"), message))?;
         let rate_limit = positive(raw.rate_limit, DEFAULT_RATE_LIMIT as i64, 1_000_000)
@@ -448,8 +483,10 @@ impl Config {
             state_max_delay: Duration::from_secs(state_max_delay as u64),
             restore: raw.restore.unwrap_or(defaults.restore),
             max_connections,
+            max_connections_per_user,
             idle_timeout: Duration::from_secs(idle_timeout as u64),
             rate_limit,
+            log_level,
             leds,
         })
     }
@@ -559,6 +596,16 @@ device = "PWR"
         assert_eq!(error.line, Some(1));
         assert!(parse("socket = \"relative.sock\"").is_err());
         assert!(parse("max_connections = 0").is_err());
+        assert!(parse("max_connections_per_user = 0").is_err());
+        let error = parse("log_level = \"loud\"").unwrap_err();
+        assert_eq!(error.key.as_deref(), Some("log_level"));
+        assert!(
+            error.message.contains("error, warn, info, debug"),
+            "{error}"
+        );
+        let config = parse("log_level = \"debug\"\nmax_connections_per_user = 5").unwrap();
+        assert_eq!(config.log_level, LevelFilter::Debug);
+        assert_eq!(config.max_connections_per_user, 5);
         assert!(parse("[leds.x]\ndevice = []\n").is_err());
         assert!(parse("[leds.x]\ndevice = \"x\"\ncolour = \"red\"\n").is_err());
     }

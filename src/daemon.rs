@@ -1,7 +1,9 @@
 //! The event loop: one thread, one calloop loop. It wires the listening
 //! socket, the clients, signals and timers to the [`Engine`], and holds no
-//! LED logic. With no client, no pending retry and no unsaved change it has
-//! nothing to wake up for, so while the kernel blinks the LEDs, ledd sleeps.
+//! LED logic; a client's buffers, framing, rate limit and idleness live in
+//! [`crate::connection`]. With no client, no pending retry and no unsaved
+//! change it has nothing to wake up for, so while the kernel blinks the
+//! LEDs, ledd sleeps.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -15,15 +17,17 @@ use calloop::timer::{TimeoutAction, Timer};
 use calloop::{EventLoop, Interest, LoopHandle, LoopSignal, Mode, PostAction, RegistrationToken};
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 
+use crate::access::Peer;
 use crate::config::Config;
-use crate::engine::{Engine, Outcome, Peer};
+use crate::connection::{self, Admission, Connection, Limits, Line, Received};
+use crate::engine::{Engine, Outcome};
 use crate::led::Attributes;
-use crate::protocol::{ErrorKind, MAX_LINE, Order, OrderError, Reply};
-use crate::server::{Listener, notify_systemd};
+use crate::logging::LevelFilter;
+use crate::protocol::{ErrorKind, Order, OrderError, Reply};
+use crate::server::{self, Listener};
+use crate::show::Show;
 use crate::uevent::{Uevent, UeventSocket};
 
-/// Replies buffered for a client before ledd stops reading its orders.
-const MAX_PENDING_OUTPUT: usize = 64 * 1024;
 /// Orders handled for one client before the others get a turn.
 const ORDERS_PER_TURN: usize = 64;
 /// Waits before retrying a write the kernel refused for lack of permission
@@ -42,23 +46,20 @@ pub struct Options {
     pub config_path: PathBuf,
     /// Draw the LEDs' state on stdout (the try-it demo).
     pub show: bool,
+    /// `--log-level`: overrides the configuration's `log_level`.
+    pub log_level: Option<LevelFilter>,
 }
 
+/// A connection as the loop sees it: the connection's state, its socket
+/// and its registrations.
 struct Client {
+    conn: Connection,
     stream: Rc<UnixStream>,
+    /// Readable (edge-triggered): the only interest while replies go out at once.
     source: RegistrationToken,
+    /// Writable, only while replies wait for the client to read.
+    write_watch: Option<RegistrationToken>,
     idle_timer: RegistrationToken,
-    peer: Option<Peer>,
-    input: Vec<u8>,
-    output: Vec<u8>,
-    /// The client sent end-of-file, or must not be read any more.
-    read_closed: bool,
-    /// An order waits for a retry or for the rate limit: later orders wait behind it.
-    waiting: bool,
-    last_activity: Instant,
-    /// Token bucket of the rate limit: changes this client may make at once.
-    allowance: f64,
-    allowance_at: Instant,
 }
 
 pub struct Daemon {
@@ -69,8 +70,7 @@ pub struct Daemon {
     listener_token: Option<RegistrationToken>,
     clients: HashMap<u64, Client>,
     next_client: u64,
-    last_render: String,
-    started: Instant,
+    show: Show,
     trim_pending: bool,
     /// The next attempt of a restore that waits for udev (none otherwise).
     restore_timer: Option<RegistrationToken>,
@@ -85,11 +85,10 @@ pub fn run(
     attrs: Box<dyn Attributes>,
     options: Options,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    raise_descriptor_limit(config.max_connections);
+    server::raise_descriptor_limit(config.max_connections);
     let listener = Listener::open(&config)?;
     let mut event_loop: EventLoop<'static, Daemon> = EventLoop::try_new()?;
     let handle = event_loop.handle();
-
     let mut daemon = Daemon {
         engine: Engine::new(config, attrs),
         options,
@@ -98,52 +97,21 @@ pub fn run(
         listener_token: None,
         clients: HashMap::new(),
         next_client: 0,
-        last_render: String::new(),
-        started: Instant::now(),
+        show: Show::default(),
         trim_pending: false,
         restore_timer: None,
         save_timer: None,
     };
     daemon.engine.report_devices();
-    // Watch for LEDs that appear later before restoring, so none slips between.
-    match UeventSocket::open() {
-        Ok(socket) => {
-            let source = Generic::new(socket, Interest::READ, Mode::Level);
-            handle.insert_source(source, |_, socket, daemon| Ok(daemon.on_uevents(socket)))?;
-        }
-        Err(error) => warn!(
-            "cannot watch for LED devices that appear later (kernel uevent socket: {error}); such an LED gets its saved state at the next reload"
-        ),
-    }
-    if daemon.engine.config().restore {
-        daemon.engine.plan_restore();
-        let next = daemon.engine.restore_due(Instant::now());
-        daemon.arm_restore_timer(next);
-    }
-
+    daemon.watch_devices_and_restore()?;
     let socket_activated = listener.is_socket_activated();
-    let Listener { ref listener, .. } = listener;
-    let accept_source = Generic::new(listener.try_clone()?, Interest::READ, Mode::Level);
+    let accept_source = Generic::new(listener.listener.try_clone()?, Interest::READ, Mode::Level);
     daemon.listener_token = Some(handle.insert_source(accept_source, |_, listener, daemon| {
         daemon.accept_all(listener);
         Ok(PostAction::Continue)
     })?);
     register_signals(&handle)?;
-    if daemon.options.show {
-        handle.insert_source(Timer::immediate(), |_, _, daemon| {
-            daemon.render();
-            TimeoutAction::ToDuration(Duration::from_millis(40))
-        })?;
-    }
-
-    if let Some(interval) = watchdog_interval() {
-        // systemd restarts ledd if these pings stop: they prove the loop turns.
-        handle.insert_source(Timer::from_duration(interval), move |_, _, _| {
-            notify_systemd("WATCHDOG=1");
-            TimeoutAction::ToDuration(interval)
-        })?;
-        info!("pinging the systemd watchdog every {interval:?}");
-    }
+    daemon.start_timers()?;
     info!(
         "listening on {}{}; protocol 1",
         daemon.engine.config().socket.display(),
@@ -153,47 +121,11 @@ pub fn run(
             ""
         }
     );
-    notify_systemd("READY=1");
+    server::notify_ready();
     event_loop.run(None, &mut daemon, |_| {})?;
-
-    notify_systemd("STOPPING=1");
-    if daemon.engine.config().on_exit == crate::config::OnExit::Off {
-        info!("turning LEDs off (on_exit = \"off\")");
-        daemon.engine.all_off();
-    }
-    // Changes still waiting for their coalesced save (and the LEDs just
-    // turned off) are written before ledd goes.
-    daemon.engine.flush();
-    if daemon.options.show {
-        println!();
-    }
-    info!("stopped");
+    daemon.stop();
+    drop(listener);
     Ok(())
-}
-
-/// Half the watchdog period systemd asked for (WATCHDOG_USEC), if it asked this process.
-fn watchdog_interval() -> Option<Duration> {
-    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
-    let for_us = std::env::var("WATCHDOG_PID")
-        .map(|pid| pid.parse() == Ok(std::process::id()))
-        .unwrap_or(true);
-    (for_us && usec > 0).then(|| Duration::from_micros(usec / 2))
-}
-
-/// Makes room for `max_connections` clients below the descriptor limit.
-fn raise_descriptor_limit(max_connections: usize) {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let wanted = max_connections as u64 + 64;
-    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
-        && soft < wanted
-    {
-        let new_soft = wanted.min(hard);
-        if setrlimit(Resource::RLIMIT_NOFILE, new_soft, hard).is_err() || new_soft < wanted {
-            warn!(
-                "the descriptor limit ({new_soft}) is below max_connections + 64; connections past it will be refused"
-            );
-        }
-    }
 }
 
 /// SIGTERM and SIGINT stop ledd, SIGHUP reloads the configuration. The
@@ -225,6 +157,89 @@ fn register_signals(handle: &LoopHandle<'static, Daemon>) -> io::Result<()> {
     watch(&[SIGHUP], Daemon::reload)
 }
 
+/// Reads one order line; bytes that are not UTF-8 are a usage error.
+fn parse_line(line: &[u8]) -> Result<Order, OrderError> {
+    match std::str::from_utf8(line) {
+        Ok(text) => Order::parse(text.trim_end_matches('\r')),
+        Err(_) => Err(OrderError::new(
+            ErrorKind::Usage,
+            "an order must be UTF-8 text",
+        )),
+    }
+}
+
+/// Whether an order changes an LED: it is rate-limited, logged at `info`
+/// and saved. (The one place the daemon asks.)
+fn is_change(order: &Order) -> bool {
+    matches!(order, Order::Change(_))
+}
+
+fn describe_peer(peer: Option<&Peer>) -> String {
+    peer.map_or_else(|| "unknown peer".to_string(), Peer::to_string)
+}
+
+/// Start-up and shutdown.
+impl Daemon {
+    /// Watches for LEDs that appear later (before restoring, so none slips
+    /// between), then restores the saved state.
+    fn watch_devices_and_restore(&mut self) -> Result<(), Box<dyn std::error::Error>> {
+        match UeventSocket::open() {
+            Ok(socket) => {
+                let source = Generic::new(socket, Interest::READ, Mode::Level);
+                self.handle
+                    .insert_source(source, |_, socket, daemon| Ok(daemon.on_uevents(socket)))?;
+            }
+            Err(error) => warn!(
+                "cannot watch for LED devices that appear later (kernel uevent socket: {error}); such an LED gets its saved state at the next reload"
+            ),
+        }
+        if self.engine.config().restore {
+            self.engine.plan_restore();
+            let next = self.engine.restore_due(Instant::now());
+            self.arm_restore_timer(next);
+        }
+        Ok(())
+    }
+
+    /// The `--show` drawing and the systemd watchdog's pings.
+    fn start_timers(&mut self) -> Result<(), Box<dyn std::error::Error>> {
+        if self.options.show {
+            self.handle
+                .insert_source(Timer::immediate(), |_, _, daemon| {
+                    let line = daemon.engine.render();
+                    daemon.show.draw(line);
+                    TimeoutAction::ToDuration(Duration::from_millis(40))
+                })?;
+        }
+        if let Some(interval) = server::watchdog_interval() {
+            // systemd restarts ledd if these pings stop: they prove the loop turns.
+            self.handle
+                .insert_source(Timer::from_duration(interval), move |_, _, _| {
+                    server::notify_watchdog();
+                    TimeoutAction::ToDuration(interval)
+                })?;
+            info!("pinging the systemd watchdog every {interval:?}");
+        }
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        server::notify_stopping();
+        if self.engine.config().on_exit == crate::config::OnExit::Off {
+            info!("turning LEDs off (on_exit = \"off\")");
+            self.engine.all_off();
+        }
+        // Changes still waiting for their coalesced save (and the LEDs just
+        // turned off) are written before ledd goes.
+        self.engine.flush();
+        if self.options.show {
+            println!();
+        }
+        info!("stopped");
+    }
+}
+
+/// Connections: accept, admit, register, close.
 impl Daemon {
     fn accept_all(&mut self, listener: &UnixListener) {
         for _ in 0..ACCEPTS_PER_TURN {
@@ -236,99 +251,205 @@ impl Daemon {
                     // Out of descriptors: pause accepting instead of spinning on a
                     // listener that stays readable.
                     warn!("cannot accept a connection: {error}; pausing for {ACCEPT_PAUSE:?}");
-                    if let Some(token) = self.listener_token {
-                        let _ = self.handle.disable(&token);
-                        let _ = self.handle.insert_source(
-                            Timer::from_duration(ACCEPT_PAUSE),
-                            move |_, _, daemon| {
-                                let _ = daemon.handle.enable(&token);
-                                TimeoutAction::Drop
-                            },
-                        );
-                    }
+                    self.pause_accepting();
                     return;
                 }
             }
         }
     }
 
-    fn add_client(&mut self, stream: UnixStream) {
-        if self.clients.len() >= self.engine.config().max_connections {
-            let refusal = Reply::Err(OrderError::new(
-                ErrorKind::Busy,
-                format!(
-                    "too many connections (max_connections = {}); try again later",
-                    self.engine.config().max_connections
-                ),
-            ));
-            let _ = stream.set_nonblocking(true);
-            let _ = (&stream).write_all(format!("{refusal}\n").as_bytes());
-            warn!(
-                "refused a connection: {} clients already connected",
-                self.clients.len()
-            );
+    fn pause_accepting(&mut self) {
+        let Some(token) = self.listener_token else {
             return;
-        }
+        };
+        let _ = self.handle.disable(&token);
+        let _ =
+            self.handle
+                .insert_source(Timer::from_duration(ACCEPT_PAUSE), move |_, _, daemon| {
+                    let _ = daemon.handle.enable(&token);
+                    TimeoutAction::Drop
+                });
+    }
+
+    /// The peer's credentials, taken once; its supplementary groups too when
+    /// the access policy names groups.
+    fn peer_of(&self, stream: &UnixStream) -> Option<Peer> {
+        let cred = getsockopt(stream, PeerCredentials).ok()?;
+        let peer = Peer::new(cred.pid(), cred.uid(), cred.gid());
+        Some(if self.engine.policy().needs_groups() {
+            peer.with_groups()
+        } else {
+            peer
+        })
+    }
+
+    fn add_client(&mut self, stream: UnixStream) {
         if let Err(error) = stream.set_nonblocking(true) {
             warn!("dropping a connection that cannot be made non-blocking: {error}");
             return;
         }
-        let peer = getsockopt(&stream, PeerCredentials).ok().map(|cred| Peer {
-            pid: cred.pid(),
-            uid: cred.uid(),
-            gid: cred.gid(),
-        });
+        let peer = self.peer_of(&stream);
+        let config = self.engine.config();
+        let limits = Limits {
+            max_connections: config.max_connections,
+            max_per_user: config.max_connections_per_user,
+        };
+        let open = self
+            .clients
+            .iter()
+            .map(|(id, client)| (*id, client.conn.uid(), client.conn.last_activity()));
+        let uid = peer.as_ref().map(|peer| peer.uid);
+        match connection::admit(open, uid, limits) {
+            Admission::Accept => {}
+            Admission::RefuseUser => {
+                let refusal = connection::user_cap_refusal(uid, limits.max_per_user);
+                let _ = (&stream).write_all(format!("{refusal}\n").as_bytes());
+                warn!(
+                    "refused a connection from {}: max_connections_per_user ({}) reached",
+                    describe_peer(peer.as_ref()),
+                    limits.max_per_user
+                );
+                return;
+            }
+            Admission::Evict(old) => self.evict(old, limits.max_connections),
+        }
+        let now = Instant::now();
+        let conn = Connection::new(peer, self.engine.config().rate_limit, now);
+        if let Some(id) = self.register(stream, conn) {
+            self.service(id);
+        }
+    }
+
+    /// Closes the longest-idle connection, telling it why, to admit a new one.
+    fn evict(&mut self, id: u64, max_connections: usize) {
+        if let Some(client) = self.clients.get(&id) {
+            let notice = connection::eviction_notice(max_connections);
+            let _ = (&*client.stream).write_all(format!("{notice}\n").as_bytes());
+            info!(
+                "max_connections ({max_connections}) reached: closed the longest idle connection (from {}) to admit a new one",
+                describe_peer(client.conn.peer.as_ref())
+            );
+        }
+        self.close(id);
+    }
+
+    /// Watches the client's socket (readable, edge-triggered: a readiness
+    /// change wakes the loop once, and `service` reads until it would block)
+    /// and its idle timer.
+    fn register(&mut self, stream: UnixStream, conn: Connection) -> Option<u64> {
         let id = self.next_client;
         self.next_client += 1;
         let stream = Rc::new(stream);
-        // Edge-triggered for both directions: a readiness change wakes the
-        // loop once, and `service` then reads and writes until it would block.
-        let source = Generic::new(Rc::clone(&stream), Interest::BOTH, Mode::Edge);
+        let source = Generic::new(Rc::clone(&stream), Interest::READ, Mode::Edge);
         let source = self.handle.insert_source(source, move |_, _, daemon| {
             daemon.service(id);
             Ok(PostAction::Continue)
         });
-        let idle = self.engine.config().idle_timeout;
+        let idle = conn.idle_deadline(self.engine.config().idle_timeout);
         let idle_timer = self
             .handle
-            .insert_source(Timer::from_duration(idle), move |_, _, daemon| {
+            .insert_source(Timer::from_deadline(idle), move |_, _, daemon| {
                 daemon.check_idle(id)
             });
         match (source, idle_timer) {
             (Ok(source), Ok(idle_timer)) => {
-                self.clients.insert(
-                    id,
-                    Client {
-                        stream,
-                        source,
-                        idle_timer,
-                        peer,
-                        input: Vec::new(),
-                        output: Vec::new(),
-                        read_closed: false,
-                        waiting: false,
-                        last_activity: Instant::now(),
-                        allowance: f64::from(self.engine.config().rate_limit),
-                        allowance_at: Instant::now(),
-                    },
-                );
-                self.service(id);
+                let client = Client {
+                    conn,
+                    stream,
+                    source,
+                    write_watch: None,
+                    idle_timer,
+                };
+                self.clients.insert(id, client);
+                Some(id)
             }
             (source, idle_timer) => {
                 warn!("cannot watch a new connection; dropping it");
                 for token in [source.ok(), idle_timer.ok()].into_iter().flatten() {
                     self.handle.remove(token);
                 }
+                None
             }
         }
     }
 
     fn close(&mut self, id: u64) {
         if let Some(client) = self.clients.remove(&id) {
-            self.handle.remove(client.source);
-            self.handle.remove(client.idle_timer);
+            self.unregister(client);
         }
         self.schedule_trim();
+    }
+
+    fn unregister(&mut self, client: Client) {
+        let tokens = [
+            Some(client.source),
+            client.write_watch,
+            Some(client.idle_timer),
+        ];
+        for token in tokens.into_iter().flatten() {
+            self.handle.remove(token);
+        }
+    }
+
+    /// Watches the socket for room to write while replies wait, and stops
+    /// when they are out (most replies go out at once: no wakeup for them).
+    fn watch_writes(&mut self, id: u64) {
+        let Some(client) = self.clients.get_mut(&id) else {
+            return;
+        };
+        match (client.conn.has_output(), client.write_watch) {
+            (true, None) => {
+                // A second descriptor: one epoll set cannot hold the same one twice.
+                let watched = client.stream.try_clone().and_then(|stream| {
+                    let source = Generic::new(stream, Interest::WRITE, Mode::Edge);
+                    self.handle
+                        .insert_source(source, move |_, _, daemon| {
+                            daemon.service(id);
+                            Ok(PostAction::Continue)
+                        })
+                        .map_err(|e| io::Error::other(e.to_string()))
+                });
+                match watched {
+                    Ok(token) => client.write_watch = Some(token),
+                    Err(error) => {
+                        warn!(
+                            "cannot wait for a client to read its replies ({error}); dropping it"
+                        );
+                        self.close(id);
+                    }
+                }
+            }
+            (false, Some(token)) => {
+                client.write_watch = None;
+                self.handle.remove(token);
+            }
+            _ => {}
+        }
+    }
+
+    /// The idle timer fired: closes the connection if it has been silent
+    /// for `idle_timeout`, or sleeps until it could be (activity does not
+    /// touch the timer: it reads the last activity when it fires).
+    fn check_idle(&mut self, id: u64) -> TimeoutAction {
+        let timeout = self.engine.config().idle_timeout;
+        let Some(client) = self.clients.get(&id) else {
+            return TimeoutAction::Drop;
+        };
+        let now = Instant::now();
+        if !client.conn.is_idle(now, timeout) {
+            let deadline = client.conn.idle_deadline(timeout);
+            return TimeoutAction::ToInstant(deadline.max(now + Duration::from_millis(10)));
+        }
+        info!("closing a connection silent for {timeout:?}");
+        // The timer is dropped by returning Drop; only the socket sources remain.
+        if let Some(mut client) = self.clients.remove(&id) {
+            if let Some(token) = client.write_watch.take() {
+                self.handle.remove(token);
+            }
+            self.handle.remove(client.source);
+        }
+        self.schedule_trim();
+        TimeoutAction::Drop
     }
 
     /// After a burst of clients, once all have left, gives the memory they
@@ -344,11 +465,7 @@ impl Daemon {
                     daemon.trim_pending = false;
                     if daemon.clients.is_empty() {
                         daemon.clients.shrink_to_fit();
-                        // SAFETY: malloc_trim only returns free heap pages to the kernel.
-                        #[cfg(target_env = "gnu")]
-                        unsafe {
-                            nix::libc::malloc_trim(0);
-                        }
+                        server::give_back_memory();
                     }
                     TimeoutAction::Drop
                 });
@@ -356,27 +473,10 @@ impl Daemon {
             self.trim_pending = false;
         }
     }
+}
 
-    fn check_idle(&mut self, id: u64) -> TimeoutAction {
-        let timeout = self.engine.config().idle_timeout;
-        let Some(client) = self.clients.get(&id) else {
-            return TimeoutAction::Drop;
-        };
-        let deadline = client.last_activity + timeout;
-        if Instant::now() < deadline || client.waiting {
-            return TimeoutAction::ToInstant(
-                deadline.max(Instant::now() + Duration::from_millis(10)),
-            );
-        }
-        info!("closing a connection silent for {timeout:?}");
-        // The timer is dropped by returning Drop; only the socket source remains to remove.
-        if let Some(client) = self.clients.remove(&id) {
-            self.handle.remove(client.source);
-        }
-        self.schedule_trim();
-        TimeoutAction::Drop
-    }
-
+/// Orders: read, frame, rate-limit, carry out, reply.
+impl Daemon {
     /// Moves one client forward as far as it can go without blocking:
     /// flushes replies, handles complete orders, reads more. Stops reading
     /// while replies are piled up (the client must drain them first) or
@@ -387,65 +487,44 @@ impl Daemon {
             let Some(client) = self.clients.get_mut(&id) else {
                 return;
             };
-            if let Err(error) = flush(client) {
+            let now = Instant::now();
+            if let Err(error) = client.conn.flush_to(&*client.stream, now) {
                 if error.kind() != io::ErrorKind::BrokenPipe {
                     info!("dropping a client: {error}");
                 }
                 self.close(id);
                 return;
             }
-            if client.waiting || client.output.len() >= MAX_PENDING_OUTPUT {
-                return;
+            if !client.conn.may_take_orders() {
+                return self.watch_writes(id);
             }
-            if let Some(line) = take_line(&mut client.input, client.read_closed) {
-                if handled == ORDERS_PER_TURN {
-                    // Give the others a turn; carry on when the loop is idle.
-                    client.input.splice(0..0, line.into_iter().chain([b'\n']));
-                    self.handle.insert_idle(move |daemon| daemon.service(id));
-                    return;
+            match client.conn.next_line() {
+                Some(Line::Order(line)) if handled == ORDERS_PER_TURN => {
+                    client.conn.put_back(line);
+                    return self.next_turn(id);
                 }
-                handled += 1;
-                let order = parse_line(&line);
-                if matches!(order, Ok(Order::Change(_))) && !self.admit(id) {
-                    // Over the rate limit: the order waits (with those after it).
-                    if let Some(client) = self.clients.get_mut(&id) {
-                        client.input.splice(0..0, line.into_iter().chain([b'\n']));
-                    }
-                    return;
+                Some(Line::Order(line)) => {
+                    handled += 1;
+                    self.take_order(id, line);
+                    continue;
                 }
-                match order {
-                    Ok(order) => self.carry_out(id, order, 0),
-                    Err(error) => self.reply(id, &Reply::Err(error)),
+                Some(Line::TooLong) => {
+                    client.conn.refuse_too_long();
+                    continue;
                 }
-                continue;
+                None => {}
             }
-            if client.input.len() > MAX_LINE {
-                let reply = Reply::Err(OrderError::new(
-                    ErrorKind::TooLong,
-                    format!("an order is at most {MAX_LINE} bytes; closing the connection"),
-                ));
-                client
-                    .output
-                    .extend_from_slice(format!("{reply}\n").as_bytes());
-                client.input.clear();
-                client.read_closed = true;
-                continue;
-            }
-            if client.read_closed {
-                if client.output.is_empty() {
+            if client.conn.is_read_closed() {
+                if client.conn.is_done() {
                     self.close(id);
+                } else {
+                    self.watch_writes(id);
                 }
                 return;
             }
-            let mut buffer = [0u8; 4096];
-            match (&*client.stream).read(&mut buffer) {
-                Ok(0) => client.read_closed = true,
-                Ok(n) => {
-                    client.input.extend_from_slice(&buffer[..n]);
-                    client.last_activity = Instant::now();
-                }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            match client.conn.read_from(&*client.stream, now) {
+                Ok(Received::Data | Received::Eof) => {}
+                Ok(Received::WouldBlock) => return self.watch_writes(id),
                 Err(error) => {
                     info!("dropping a client: {error}");
                     self.close(id);
@@ -455,28 +534,68 @@ impl Daemon {
         }
     }
 
+    /// Gives the others a turn; this client carries on at the loop's next
+    /// turn. (A timer due now, not an idle callback: one added by an idle
+    /// callback would wait for the next event.)
+    fn next_turn(&mut self, id: u64) {
+        let resumed = self
+            .handle
+            .insert_source(Timer::immediate(), move |_, _, daemon| {
+                daemon.service(id);
+                TimeoutAction::Drop
+            });
+        match resumed {
+            Ok(_) => self.watch_writes(id),
+            Err(error) => {
+                error!("cannot give a client its next turn ({error}); dropping it");
+                self.close(id);
+            }
+        }
+    }
+
+    /// One order line: parsed, held back by the rate limit if it changes an
+    /// LED and the client has no allowance left, else carried out.
+    fn take_order(&mut self, id: u64, line: Vec<u8>) {
+        let order = match parse_line(&line) {
+            Ok(order) => order,
+            Err(error) => {
+                let reply = Reply::Err(error);
+                if let Some(client) = self.clients.get_mut(&id) {
+                    debug!(
+                        "order '{}' from {}: {reply}",
+                        String::from_utf8_lossy(&line).escape_debug(),
+                        describe_peer(client.conn.peer.as_ref())
+                    );
+                    client.conn.queue(&reply);
+                }
+                return;
+            }
+        };
+        if is_change(&order) && !self.admit(id) {
+            // Over the rate limit: the order waits (with those after it).
+            if let Some(client) = self.clients.get_mut(&id) {
+                client.conn.put_back(line);
+            }
+            return;
+        }
+        self.carry_out(id, order, 0);
+    }
+
     /// Takes one change from the client's allowance of `rate_limit` per
     /// second; when none is left, pauses the client until one is.
     fn admit(&mut self, id: u64) -> bool {
-        let rate = f64::from(self.engine.config().rate_limit);
         let Some(client) = self.clients.get_mut(&id) else {
             return false;
         };
-        let now = Instant::now();
-        let refill = now.duration_since(client.allowance_at).as_secs_f64() * rate;
-        client.allowance = (client.allowance + refill).min(rate);
-        client.allowance_at = now;
-        if client.allowance >= 1.0 {
-            client.allowance -= 1.0;
+        let Err(wait) = client.conn.take_token(Instant::now()) else {
             return true;
-        }
-        client.waiting = true;
-        let wait = Duration::from_secs_f64((1.0 - client.allowance) / rate);
+        };
+        client.conn.waiting = true;
         let resumed = self
             .handle
             .insert_source(Timer::from_duration(wait), move |_, _, daemon| {
                 if let Some(client) = daemon.clients.get_mut(&id) {
-                    client.waiting = false;
+                    client.conn.waiting = false;
                 }
                 daemon.service(id);
                 TimeoutAction::Drop
@@ -492,26 +611,32 @@ impl Daemon {
     /// holds the client's later orders and tries again on a timer.
     fn carry_out(&mut self, id: u64, order: Order, attempt: usize) {
         let may_retry = attempt < PERMISSION_RETRY_MS.len();
-        let peer = self.clients.get(&id).and_then(|c| c.peer);
-        match self.engine.execute(&order, peer, may_retry) {
+        let Some(client) = self.clients.get_mut(&id) else {
+            return;
+        };
+        match self
+            .engine
+            .execute(&order, client.conn.peer.as_ref(), may_retry)
+        {
             Outcome::Done(reply) => {
-                if let Order::Change(_) = order {
-                    let peer = peer.map_or_else(|| "unknown peer".to_string(), |p| p.to_string());
-                    info!("order '{order}' from {peer}: {reply}");
+                let peer = client.conn.peer.as_ref();
+                if is_change(&order) {
+                    info!("order '{order}' from {}: {reply}", describe_peer(peer));
+                    client.conn.queue(&reply);
                     self.schedule_save();
+                } else {
+                    debug!("order '{order}' from {}: {reply}", describe_peer(peer));
+                    client.conn.queue(&reply);
                 }
-                self.reply(id, &reply);
             }
             Outcome::RetryLater => {
-                if let Some(client) = self.clients.get_mut(&id) {
-                    client.waiting = true;
-                }
+                client.conn.waiting = true;
                 let delay = Duration::from_millis(PERMISSION_RETRY_MS[attempt]);
                 let scheduled =
                     self.handle
                         .insert_source(Timer::from_duration(delay), move |_, _, daemon| {
                             if let Some(client) = daemon.clients.get_mut(&id) {
-                                client.waiting = false;
+                                client.conn.waiting = false;
                             }
                             daemon.carry_out(id, order.clone(), attempt + 1);
                             daemon.service(id);
@@ -524,7 +649,10 @@ impl Daemon {
             }
         }
     }
+}
 
+/// Timers of the engine (restore, save), device events and reload.
+impl Daemon {
     /// One timer for the nearest restore attempt while an LED waits for
     /// udev; none otherwise, so a finished restore leaves nothing to wake for.
     fn arm_restore_timer(&mut self, next: Option<Instant>) {
@@ -615,108 +743,62 @@ impl Daemon {
         }
     }
 
-    fn reply(&mut self, id: u64, reply: &Reply) {
-        if let Some(client) = self.clients.get_mut(&id) {
-            client
-                .output
-                .extend_from_slice(format!("{reply}\n").as_bytes());
-        }
-    }
-
     fn reload(&mut self) {
-        notify_systemd(&format!(
-            "RELOADING=1\nMONOTONIC_USEC={}",
-            crate::server::monotonic_usec()
-        ));
+        server::notify_reloading();
         let path = self.options.config_path.clone();
         match Config::load(&path) {
-            Ok(mut config) => {
-                let current = self.engine.config();
-                if (&config.socket, config.socket_mode, &config.socket_group)
-                    != (&current.socket, current.socket_mode, &current.socket_group)
-                {
-                    warn!(
-                        "socket settings changed in {}: they take effect when ledd restarts",
-                        path.display()
-                    );
-                    config.socket = current.socket.clone();
-                    config.socket_mode = current.socket_mode;
-                    config.socket_group = current.socket_group.clone();
-                }
-                // Pending changes belong to the running configuration's
-                // state file; the new delays may also bring the deadline
-                // forward, so the timer is set again from scratch.
-                self.engine.flush();
-                if let Some(token) = self.save_timer.take() {
-                    self.handle.remove(token);
-                }
-                self.engine.reconfigure(config);
-                info!("configuration reloaded from {}", path.display());
-                self.engine.report_devices();
-                let next = self.engine.retry_restores(Instant::now());
-                self.arm_restore_timer(next);
-                self.schedule_save();
-            }
+            Ok(config) => self.take_config(config),
             Err(error) => error!("reload failed, keeping the running configuration: {error}"),
         }
-        notify_systemd("READY=1");
+        server::notify_ready();
     }
 
-    fn render(&mut self) {
-        use std::io::IsTerminal;
-        let line = self.engine.render();
-        let mut stdout = io::stdout().lock();
-        if stdout.is_terminal() {
-            let _ = write!(stdout, "\r\x1b[K{line}");
-            let _ = stdout.flush();
-        } else if line != self.last_render {
-            // Not a terminal: one line per change, timed, like a log.
-            let elapsed = self.started.elapsed().as_secs_f64();
-            let _ = writeln!(stdout, "{elapsed:7.2}s {line}");
+    /// Swaps in a reloaded configuration (socket settings wait for a restart).
+    fn take_config(&mut self, mut config: Config) {
+        let path = &self.options.config_path;
+        let current = self.engine.config();
+        if (&config.socket, config.socket_mode, &config.socket_group)
+            != (&current.socket, current.socket_mode, &current.socket_group)
+        {
+            warn!(
+                "socket settings changed in {}: they take effect when ledd restarts",
+                path.display()
+            );
+            config.socket = current.socket.clone();
+            config.socket_mode = current.socket_mode;
+            config.socket_group = current.socket_group.clone();
         }
-        self.last_render = line;
+        crate::logging::set_level(self.options.log_level.unwrap_or(config.log_level));
+        // Pending changes belong to the running configuration's state file;
+        // the new delays may also bring the deadline forward, so the timer
+        // is set again from scratch.
+        self.engine.flush();
+        if let Some(token) = self.save_timer.take() {
+            self.handle.remove(token);
+        }
+        self.engine.reconfigure(config);
+        info!("configuration reloaded from {}", path.display());
+        self.engine.report_devices();
+        self.look_up_missing_groups();
+        let next = self.engine.retry_restores(Instant::now());
+        self.arm_restore_timer(next);
+        self.schedule_save();
     }
-}
 
-/// Reads one order line; bytes that are not UTF-8 are a usage error.
-fn parse_line(line: &[u8]) -> Result<Order, OrderError> {
-    match std::str::from_utf8(line) {
-        Ok(text) => Order::parse(text.trim_end_matches('\r')),
-        Err(_) => Err(OrderError::new(
-            ErrorKind::Usage,
-            "an order must be UTF-8 text",
-        )),
-    }
-}
-
-/// Writes buffered replies until done or the socket would block.
-fn flush(client: &mut Client) -> io::Result<()> {
-    while !client.output.is_empty() {
-        match (&*client.stream).write(&client.output) {
-            Ok(n) => {
-                client.output.drain(..n);
-                client.last_activity = Instant::now();
+    /// A reload that brings group rules in: the groups of clients already
+    /// connected are looked up now, not on the path of their next order.
+    fn look_up_missing_groups(&mut self) {
+        if !self.engine.policy().needs_groups() {
+            return;
+        }
+        for client in self.clients.values_mut() {
+            if let Some(peer) = client.conn.peer.take() {
+                let peer = match peer.groups {
+                    Some(_) => peer,
+                    None => peer.with_groups(),
+                };
+                client.conn.peer = Some(peer);
             }
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
         }
-    }
-    Ok(())
-}
-
-/// Takes the first complete line out of `input` (the rest of the input
-/// after end-of-file counts as a line too).
-fn take_line(input: &mut Vec<u8>, at_eof: bool) -> Option<Vec<u8>> {
-    match input.iter().position(|b| *b == b'\n') {
-        Some(end) if end <= MAX_LINE => {
-            let mut line: Vec<u8> = input.drain(..=end).collect();
-            line.pop();
-            Some(line)
-        }
-        None if at_eof && !input.is_empty() && input.len() <= MAX_LINE => {
-            Some(std::mem::take(input))
-        }
-        _ => None,
     }
 }

@@ -2,9 +2,9 @@
 //! keeps the state file, and turns every failure into a reply in one place.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::time::Instant;
 
+use crate::access::{Peer, Policy};
 use crate::config::{Config, LedConfig};
 use crate::led::{Attributes, Led, LedError, Target};
 use crate::protocol::{
@@ -13,20 +13,6 @@ use crate::protocol::{
 };
 use crate::restore::{Patience, Restores, Stage};
 use crate::state::{SavePlan, SavedState, StateError};
-
-/// Who sent an order, from SO_PEERCRED.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Peer {
-    pub pid: i32,
-    pub uid: u32,
-    pub gid: u32,
-}
-
-impl fmt::Display for Peer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "uid={} pid={}", self.uid, self.pid)
-    }
-}
 
 /// The single place where LED failures become `err` replies.
 impl From<LedError> for OrderError {
@@ -76,6 +62,8 @@ pub struct Engine {
     before_retry: HashMap<String, Target>,
     /// Saved states not restored yet (waiting for udev or for the device, or failed).
     restores: Restores,
+    /// Who may change which LED, names resolved at (re)load.
+    policy: Policy,
 }
 
 impl Engine {
@@ -86,6 +74,7 @@ impl Engine {
             .map_err(|error| warn!("{error}; starting with no saved state"))
             .ok();
         let plan = SavePlan::new(config.state_delay, config.state_max_delay);
+        let policy = Policy::resolve(&config);
         Engine {
             config,
             attrs,
@@ -95,7 +84,13 @@ impl Engine {
             save_error: None,
             before_retry: HashMap::new(),
             restores: Restores::default(),
+            policy,
         }
+    }
+
+    /// The access policy, with its names resolved.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     pub fn config(&self) -> &Config {
@@ -112,6 +107,7 @@ impl Engine {
         }
         self.plan
             .set_delays(config.state_delay, config.state_max_delay);
+        self.policy = Policy::resolve(&config);
         self.config = config;
     }
 
@@ -161,7 +157,7 @@ impl Engine {
     /// gives [`Outcome::RetryLater`] instead of an error reply. An order that
     /// fails half-way (the trigger switched, its delays refused) puts the
     /// LED back as it was before the order.
-    pub fn execute(&mut self, order: &Order, peer: Option<Peer>, may_retry: bool) -> Outcome {
+    pub fn execute(&mut self, order: &Order, peer: Option<&Peer>, may_retry: bool) -> Outcome {
         let led = match order {
             Order::Change(change) => self.led_config(change.led.as_deref()).ok(),
             Order::Query(_) => None,
@@ -209,7 +205,7 @@ impl Engine {
     fn try_execute(
         &mut self,
         order: &Order,
-        peer: Option<Peer>,
+        peer: Option<&Peer>,
     ) -> Result<Vec<(String, String)>, Failure> {
         let query = match order {
             Order::Query(query) => query,
@@ -269,10 +265,11 @@ impl Engine {
     fn change(
         &mut self,
         change: &Change,
-        peer: Option<Peer>,
+        peer: Option<&Peer>,
     ) -> Result<Vec<(String, String)>, Failure> {
         let led = self.led_config(change.led.as_deref())?;
-        crate::access::check(&led, peer)
+        self.policy
+            .check(&led.name, peer)
             .map_err(|message| OrderError::new(ErrorKind::Denied, message))?;
         let (target, mut fields) = target_of(&change.action);
         let mut handle = self.led(&led);
@@ -713,7 +710,7 @@ mod tests {
         run_as(engine, None, line)
     }
 
-    fn run_as(engine: &mut Engine, peer: Option<Peer>, line: &str) -> String {
+    fn run_as(engine: &mut Engine, peer: Option<&Peer>, line: &str) -> String {
         match engine.execute(&Order::parse(line).unwrap(), peer, false) {
             Outcome::Done(reply) => reply.to_string(),
             Outcome::RetryLater => "retry".into(),
@@ -764,12 +761,8 @@ mod tests {
             led.allow_groups = vec!["4244".into()];
         }
         engine.reconfigure(config);
-        let stranger = Some(Peer {
-            pid: 7,
-            uid: 4245,
-            gid: 4245,
-        });
-        let reply = |engine: &mut Engine, line: &str| run_as(engine, stranger, line);
+        let stranger = Peer::new(7, 4245, 4245);
+        let reply = |engine: &mut Engine, line: &str| run_as(engine, Some(&stranger), line);
         assert_eq!(
             reply(&mut engine, "blink 2"),
             "err denied: LED status may be changed only by members of 4244 (you are uid 4245)"

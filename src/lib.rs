@@ -8,20 +8,29 @@
 //! - [`engine`]: carries out orders and keeps the state file;
 //! - [`restore`]: which saved states still wait to be restored, and when;
 //! - [`uevent`]: the kernel's device events (an LED that appears later);
-//! - [`server`] and [`daemon`]: the socket and the event loop that wire them;
+//! - [`access`]: who may change which LED (peer credentials, resolved policy);
+//! - [`connection`]: one client's buffers, framing, rate limit and idleness,
+//!   and the admission of new connections (per-user cap, idle eviction);
+//! - [`server`] and [`daemon`]: the socket, systemd's side of things, and the
+//!   event loop that wires them;
+//! - [`logging`]: the `log` backend (journal priorities or plain lines);
 //! - [`output`]: how ledctl shows a reply (text or JSON); talking to ledd
 //!   is the `ledd-client` crate's job.
 
 #[macro_use]
-pub mod log;
+extern crate log;
+
 pub mod access;
 pub mod config;
+pub mod connection;
 pub mod daemon;
 pub mod engine;
 pub mod led;
+pub mod logging;
 pub mod output;
 pub mod restore;
 pub mod server;
+pub mod show;
 pub mod state;
 pub mod uevent;
 

@@ -1,12 +1,12 @@
 //! The listening socket (bound by ledd or passed by systemd) and the
-//! systemd notification protocol.
+//! systemd notification protocol (through the `sd-notify` crate).
 
 use std::fmt;
 use std::fs;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
-use std::os::unix::net::{SocketAddr, UnixDatagram, UnixListener, UnixStream};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
 use nix::sys::stat::{Mode, umask};
@@ -154,70 +154,105 @@ fn clear_stale_socket(path: &Path) -> Result<(), ServerError> {
     match UnixStream::connect(path) {
         Ok(_) => Err(ServerError::AlreadyRunning(path.to_path_buf())),
         Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
-            crate::info!("removing stale socket {}", path.display());
+            info!("removing stale socket {}", path.display());
             fs::remove_file(path).map_err(|e| io_error("remove the stale socket", path, e))
         }
         Err(error) => Err(io_error("check the existing socket", path, error)),
     }
 }
 
-/// The first socket systemd passed, when LISTEN_PID names this process.
+/// The first socket systemd passed (LISTEN_FDS, when LISTEN_PID names this
+/// process), taken with the sd-notify crate.
 fn listener_from_systemd() -> Option<UnixListener> {
-    let pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
-    let count: u32 = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
-    if pid != std::process::id() || count < 1 {
-        return None;
-    }
-    // SAFETY: systemd passes the sockets as fds 3.. and they are ours alone;
-    // the variables are removed so that nothing else takes fd 3 again.
-    unsafe {
-        std::env::remove_var("LISTEN_PID");
-        std::env::remove_var("LISTEN_FDS");
+    std::env::var_os("LISTEN_FDS")?;
+    // SAFETY: ledd has one thread, and this runs before anything reads the
+    // environment concurrently; the variables are removed so that nothing
+    // else takes fd 3 again.
+    let fds = unsafe {
         std::env::remove_var("LISTEN_FDNAMES");
-    }
-    const SD_LISTEN_FDS_START: i32 = 3;
-    // SAFETY: fd 3 is only borrowed here, to check that it is an open socket.
-    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(SD_LISTEN_FDS_START) };
+        sd_notify::listen_fds_and_unset_env()
+    };
+    let fd = match fds.map(|mut fds| fds.next()) {
+        Ok(Some(fd)) => fd,
+        Ok(None) => return None,
+        Err(error) => {
+            warn!("LISTEN_FDS is set but unusable ({error}); binding the socket myself");
+            return None;
+        }
+    };
+    // SAFETY: the fd is only borrowed here, to check that it is an open socket.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
     let is_socket = nix::sys::stat::fstat(borrowed)
         .is_ok_and(|stat| stat.st_mode & nix::libc::S_IFMT == nix::libc::S_IFSOCK);
     if !is_socket {
-        crate::warn!("LISTEN_FDS is set but fd 3 is not an open socket; binding the socket myself");
+        warn!("LISTEN_FDS is set but fd {fd} is not an open socket; binding the socket myself");
         return None;
     }
-    // SAFETY: see above; fd 3 is an open socket that systemd gave to ledd.
-    let fd = unsafe { OwnedFd::from_raw_fd(SD_LISTEN_FDS_START) };
-    let _ = nix::fcntl::fcntl(
-        &fd,
-        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-    );
-    Some(UnixListener::from(fd))
+    // SAFETY: see above; the fd is an open socket that systemd gave to ledd
+    // (sd-notify has set it close-on-exec).
+    Some(UnixListener::from(unsafe { OwnedFd::from_raw_fd(fd) }))
 }
 
-/// Sends a state line to systemd (`READY=1`, `RELOADING=1`, ...), if it asked for them.
-pub fn notify_systemd(state: &str) {
-    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
-        return;
-    };
-    let path = path.to_string_lossy().into_owned();
-    let address = match path.strip_prefix('@') {
-        Some(name) => {
-            use std::os::linux::net::SocketAddrExt;
-            SocketAddr::from_abstract_name(name.as_bytes())
-        }
-        None => SocketAddr::from_pathname(&path),
-    };
-    let sent = address.and_then(|address| {
-        let socket = UnixDatagram::unbound()?;
-        socket.send_to_addr(state.as_bytes(), &address)
-    });
-    if let Err(error) = sent {
-        crate::warn!("cannot notify systemd at {path}: {error}");
+/// Tells systemd about a state change (through the sd-notify crate), if it
+/// asked for them (NOTIFY_SOCKET).
+fn notify(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(error) = sd_notify::notify(states) {
+        warn!("cannot notify systemd: {error}");
     }
 }
 
-/// The monotonic clock in microseconds, as `RELOADING=1` wants it.
-pub fn monotonic_usec() -> u64 {
-    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
-        .map(|t| t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1000)
-        .unwrap_or(0)
+/// `READY=1`: started, or done reloading.
+pub fn notify_ready() {
+    notify(&[sd_notify::NotifyState::Ready]);
+}
+
+/// `RELOADING=1` with `MONOTONIC_USEC`, as Type=notify-reload wants it.
+pub fn notify_reloading() {
+    match sd_notify::NotifyState::monotonic_usec_now() {
+        Ok(now) => notify(&[sd_notify::NotifyState::Reloading, now]),
+        Err(_) => notify(&[sd_notify::NotifyState::Reloading]),
+    }
+}
+
+/// `STOPPING=1`.
+pub fn notify_stopping() {
+    notify(&[sd_notify::NotifyState::Stopping]);
+}
+
+/// `WATCHDOG=1`: the loop still turns.
+pub fn notify_watchdog() {
+    notify(&[sd_notify::NotifyState::Watchdog]);
+}
+
+/// Half the watchdog period systemd asked this process for (WATCHDOG_USEC
+/// and WATCHDOG_PID), if it did.
+pub fn watchdog_interval() -> Option<std::time::Duration> {
+    sd_notify::watchdog_enabled()
+        .filter(|period| !period.is_zero())
+        .map(|period| period / 2)
+}
+
+/// Makes room for `max_connections` clients below the descriptor limit.
+pub fn raise_descriptor_limit(max_connections: usize) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let wanted = max_connections as u64 + 64;
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < wanted
+    {
+        let new_soft = wanted.min(hard);
+        if setrlimit(Resource::RLIMIT_NOFILE, new_soft, hard).is_err() || new_soft < wanted {
+            warn!(
+                "the descriptor limit ({new_soft}) is below max_connections + 64; connections past it will be refused"
+            );
+        }
+    }
+}
+
+/// Hands free heap pages back to the system (after a burst of clients).
+pub fn give_back_memory() {
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        nix::libc::malloc_trim(0);
+    }
 }

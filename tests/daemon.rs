@@ -421,6 +421,44 @@ fn sighup_reloads_a_good_config_and_keeps_the_old_one_on_a_broken_one() {
     assert_eq!(ledd.wait_exit(), 0);
 }
 
+#[test]
+fn the_log_level_is_switched_by_the_key_on_reload_and_by_the_option() {
+    // debug: every order is logged, queries and refused orders too.
+    let mut ledd = Ledd::start("log_level = \"debug\"");
+    assert!(ledd.order("version").starts_with("ok version="));
+    assert!(ledd.order("frobnicate").starts_with("err usage"));
+    let log = ledd.log_text();
+    for order in ["version", "frobnicate"] {
+        let line = format!("ledd: debug: order '{order}' from uid=");
+        assert!(log.contains(&line), "{line} in {log}");
+    }
+    // warn, after a reload: neither queries nor changes are logged.
+    let text = fs::read_to_string(&ledd.config).unwrap();
+    let text = text.replace("debug", "warn").replace(
+        "[leds.ghost]\ndevice = \"nowhere\"\n",
+        "[leds.extra]\ndevice = \"PWR\"\n",
+    );
+    fs::write(&ledd.config, text).unwrap();
+    ledd.signal(Signal::SIGHUP);
+    wait_for(|| ledd.order("list").contains("leds=extra,power,status"));
+    let before = ledd.log_text().len();
+    assert!(ledd.order("blink 2").starts_with("ok led=status"));
+    ledd.signal(Signal::SIGTERM);
+    assert_eq!(ledd.wait_exit(), 0);
+    assert_eq!(&ledd.log_text()[before..], "", "nothing below warn");
+
+    // --log-level overrides the key.
+    let mut ledd = Ledd::prepare("log_level = \"debug\"");
+    ledd.spawn(&["--log-level", "warn"]);
+    assert!(ledd.order("version").starts_with("ok version="));
+    assert!(ledd.order("blink 2").starts_with("ok led=status"));
+    let log = ledd.log_text();
+    let quiet = !log.contains(": info: ") && !log.contains(": debug: ");
+    assert!(quiet && log.contains("ledd: warning: LED ghost"), "{log}");
+    let refused = ledd.command(&["--log-level", "loud"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+}
+
 /// Context switches of a process so far: each one is a wakeup.
 fn wakeups(pid: i32) -> u64 {
     fs::read_to_string(format!("/proc/{pid}/status"))
@@ -584,6 +622,21 @@ fn many_orders_per_connection_and_pipelining_without_reading() {
 }
 
 #[test]
+fn a_pipelined_burst_is_answered_whole_across_turns() {
+    // More orders in one write than one turn handles (64), and replies too
+    // small to fill the socket: nothing but ledd's own turns moves them on.
+    let ledd = Ledd::start("");
+    let mut connection = ledd.connect();
+    let burst = "version\n".repeat(64 * 5 + 7);
+    connection.stream.write_all(burst.as_bytes()).unwrap();
+    for i in 0..64 * 5 + 7 {
+        let reply = connection.receive();
+        assert!(reply.starts_with("ok version="), "reply {i}: {reply}");
+    }
+    connection.close();
+}
+
+#[test]
 fn an_endless_line_is_refused_and_others_are_served() {
     let ledd = Ledd::start("");
     let mut connection = ledd.connect();
@@ -628,7 +681,8 @@ fn a_silent_client_is_closed_after_the_idle_timeout() {
 
 #[test]
 fn five_hundred_concurrent_clients() {
-    let ledd = Ledd::start("");
+    // All from this test's uid: past the per-user cap's default of 64.
+    let ledd = Ledd::start("max_connections_per_user = 500");
     let connections: Vec<Connection> = (0..500).map(|_| ledd.connect()).collect();
     let threads: Vec<_> = connections
         .into_iter()
@@ -647,31 +701,63 @@ fn five_hundred_concurrent_clients() {
     assert!(ledd.order("version").starts_with("ok"));
 }
 
-#[test]
-fn connections_past_the_limit_are_refused_and_the_limit_recovers() {
-    // The start-up probe has read to the end (see common::probe): only the
-    // connections below count. One round trip on each proves ledd accepted it.
-    let ledd = Ledd::start("max_connections = 3");
-    let mut held: Vec<Connection> = (0..3).map(|_| ledd.connect()).collect();
+/// `count` connections, each proved accepted by one round trip.
+fn hold(ledd: &Ledd, count: usize) -> Vec<Connection> {
+    let mut held: Vec<Connection> = (0..count).map(|_| ledd.connect()).collect();
     for connection in &mut held {
         assert!(connection.send("version").starts_with("ok version="));
     }
-    let mut refused = ledd.connect();
+    held
+}
+
+#[test]
+fn at_the_limit_the_longest_idle_connection_makes_room() {
+    // The start-up probe has read to the end (see common::probe): only the
+    // connections below count. One round trip on each proves ledd accepted
+    // it, and orders them from the longest idle to the most recent.
+    let ledd = Ledd::start("max_connections = 3");
+    let mut held = hold(&ledd, 3);
+    // The newcomer is served; the first connection, silent the longest, is
+    // told why and closed.
+    let mut newcomer = ledd.connect();
+    assert!(newcomer.send("version").starts_with("ok version="));
+    let mut oldest = held.remove(0);
     assert_eq!(
-        refused.rest(),
-        "err busy: too many connections (max_connections = 3); try again later\n"
+        oldest.rest(),
+        "err busy: closing this connection, the longest idle, to admit a new one (max_connections = 3)\n"
     );
-    // One held connection closed (and seen closed) frees exactly one place.
+    // Activity keeps a connection: the next one out is the one silent since.
+    assert!(held[0].send("status").starts_with("ok led=status"));
+    let mut another = ledd.connect();
+    assert!(another.send("version").starts_with("ok version="));
+    assert!(
+        held.remove(1)
+            .rest()
+            .starts_with("err busy: closing this connection")
+    );
+    for connection in held.into_iter().chain([newcomer, another]) {
+        connection.close();
+    }
+    assert!(ledd.order("version").starts_with("ok version="));
+}
+
+#[test]
+fn a_users_connections_past_its_cap_are_refused() {
+    let ledd = Ledd::start("max_connections_per_user = 2");
+    let mut held = hold(&ledd, 2);
+    let uid = nix::unistd::getuid();
+    assert_eq!(
+        ledd.connect().rest(),
+        format!(
+            "err busy: too many connections for uid {uid} (max_connections_per_user = 2); close some and try again\n"
+        )
+    );
     held.pop().unwrap().close();
     let mut again = ledd.connect();
     assert!(again.send("version").starts_with("ok version="));
-    let mut refused = ledd.connect();
-    assert!(refused.rest().starts_with("err busy:"));
-    for connection in held {
+    for connection in held.into_iter().chain([again]) {
         connection.close();
     }
-    again.close();
-    assert!(ledd.order("version").starts_with("ok version="));
 }
 
 #[test]

@@ -21,8 +21,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ledd::access::Peer;
 use ledd::config::Config;
-use ledd::engine::{Engine, Outcome, Peer};
+use ledd::engine::{Engine, Outcome};
 use ledd::led::sim::SimulatedAttributes;
 use ledd::led::{Attributes, Target};
 use ledd::protocol::{ErrorKind, Order, Reply};
@@ -157,12 +158,12 @@ impl Rig {
     fn outcome(&mut self, line: &str, may_retry: bool) -> Option<Reply> {
         let order = Order::parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
         // The peer is this process, as SO_PEERCRED would give it.
-        let peer = Peer {
-            pid: std::process::id() as i32,
-            uid: nix::unistd::getuid().as_raw(),
-            gid: nix::unistd::getgid().as_raw(),
-        };
-        match self.engine.execute(&order, Some(peer), may_retry) {
+        let peer = Peer::new(
+            std::process::id() as i32,
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        );
+        match self.engine.execute(&order, Some(&peer), may_retry) {
             Outcome::Done(reply) => Some(reply),
             Outcome::RetryLater => None,
         }

@@ -92,10 +92,12 @@ fn socket_activation_and_readiness() {
     let n = notify
         .recv(&mut buffer)
         .unwrap_or_else(|e| panic!("{e}: {}", ledd.log_text()));
-    assert_eq!(&buffer[..n], b"READY=1");
+    // sd-notify ends each state with a newline, as sd_notify(3) allows.
+    let state = |bytes: &[u8]| String::from_utf8_lossy(bytes).trim_end().to_string();
+    assert_eq!(state(&buffer[..n]), "READY=1");
     // The watchdog is pinged about every 100 ms.
     let n = notify.recv(&mut buffer).unwrap();
-    assert_eq!(&buffer[..n], b"WATCHDOG=1");
+    assert_eq!(state(&buffer[..n]), "WATCHDOG=1");
     assert!(
         ledd.order("version").starts_with("ok"),
         "serves on the passed socket"
@@ -105,15 +107,15 @@ fn socket_activation_and_readiness() {
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    let mut message = b"WATCHDOG=1".to_vec();
+    let mut message = "WATCHDOG=1".to_string();
     for _ in 0..20 {
-        if message != b"WATCHDOG=1" {
+        if message != "WATCHDOG=1" {
             break;
         }
         let n = notify.recv(&mut buffer).unwrap();
-        message = buffer[..n].to_vec();
+        message = state(&buffer[..n]);
     }
-    assert_eq!(message, b"STOPPING=1");
+    assert_eq!(message, "STOPPING=1");
     assert!(child.wait().unwrap().success());
     assert!(
         ledd.socket.exists(),

@@ -10,7 +10,8 @@ use ledd::daemon::{self, Options};
 use ledd::led::Attributes;
 use ledd::led::sim::SimulatedAttributes;
 use ledd::led::sysfs::SysfsAttributes;
-use ledd::{error, warn};
+use ledd::logging::{self, LevelFilter};
+use log::{error, warn};
 
 /// Exit code for a configuration that does not load.
 const EXIT_CONFIG: u8 = 1;
@@ -38,6 +39,14 @@ struct Cli {
     /// Draw the LEDs' state live on standard output
     #[arg(long)]
     show: bool,
+    /// Least severe messages to log: error, warn, info or debug (debug logs
+    /// every order, queries too); overrides the configuration's log_level
+    #[arg(long, value_name = "LEVEL", value_parser = parse_log_level)]
+    log_level: Option<LevelFilter>,
+}
+
+fn parse_log_level(text: &str) -> Result<LevelFilter, String> {
+    logging::parse_level(text).ok_or_else(|| format!("use one of {}", logging::LEVELS.join(", ")))
 }
 
 /// What `--check-config` adds to parsing: names the system must know.
@@ -73,6 +82,7 @@ fn check_config(path: &std::path::Path, config: &Config) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.log_level.unwrap_or(LevelFilter::Info));
     let config = match Config::load(&cli.config) {
         Ok(config) => config,
         Err(problem) => {
@@ -80,6 +90,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    logging::set_level(cli.log_level.unwrap_or(config.log_level));
     if cli.check_config {
         return check_config(&cli.config, &config);
     }
@@ -102,6 +113,7 @@ fn main() -> ExitCode {
     let options = Options {
         config_path: cli.config,
         show: cli.show,
+        log_level: cli.log_level,
     };
     match daemon::run(config, attrs, options) {
         Ok(()) => ExitCode::SUCCESS,
