@@ -293,7 +293,10 @@ fn soak() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(30);
-    let mut ledd = Ledd::prepare("");
+    // All 32 clients are one user, and they reconnect faster than ledd reaps
+    // the connections they closed: the per-user cap (64 by default, tested by
+    // tests/fairness.rs and tests/daemon.rs) is lifted to the global limit here.
+    let mut ledd = Ledd::prepare("max_connections_per_user = 1024\n");
     // ledd logs every LED change: count the lines instead of keeping them.
     let mut child = ledd
         .command(&[])
