@@ -294,12 +294,16 @@ impl Daemon {
             max_connections: config.max_connections,
             max_per_user: config.max_connections_per_user,
         };
-        let open = self
-            .clients
-            .iter()
-            .map(|(id, client)| (*id, client.conn.uid(), client.conn.last_activity()));
         let uid = peer.as_ref().map(|peer| peer.uid);
-        match connection::admit(open, uid, limits) {
+        let mut admission = self.admission(uid, limits);
+        if admission == Admission::RefuseUser {
+            // A client that reconnects at once can race ledd to its own last
+            // close: let this user's connections notice their end-of-file
+            // first, so that only connections still open count.
+            self.reap_closed(uid);
+            admission = self.admission(uid, limits);
+        }
+        match admission {
             Admission::Accept => {}
             Admission::RefuseUser => {
                 let refusal = connection::user_cap_refusal(uid, limits.max_per_user);
@@ -316,6 +320,28 @@ impl Daemon {
         let now = Instant::now();
         let conn = Connection::new(peer, self.engine.config().rate_limit, now);
         if let Some(id) = self.register(stream, conn) {
+            self.service(id);
+        }
+    }
+
+    fn admission(&self, uid: Option<u32>, limits: Limits) -> Admission<u64> {
+        let open = self
+            .clients
+            .iter()
+            .map(|(id, client)| (*id, client.conn.uid(), client.conn.last_activity()));
+        connection::admit(open, uid, limits)
+    }
+
+    /// Gives each connection of `uid` a turn, which closes those whose
+    /// client has gone (at most `max_connections_per_user` of them).
+    fn reap_closed(&mut self, uid: Option<u32>) {
+        let ids: Vec<u64> = self
+            .clients
+            .iter()
+            .filter(|(_, client)| client.conn.uid() == uid)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
             self.service(id);
         }
     }

@@ -701,6 +701,40 @@ fn five_hundred_concurrent_clients() {
     assert!(ledd.order("version").starts_with("ok"));
 }
 
+#[test]
+fn a_user_reconnecting_at_once_is_never_refused_for_connections_it_closed() {
+    // 16 clients of one user, one connection per order, with a cap of 16:
+    // each has at most one connection open, so any refusal counts
+    // connections the user already closed that ledd had not noticed yet.
+    let ledd = Ledd::start("max_connections_per_user = 16\nrate_limit = 100000");
+    let socket = ledd.socket.clone();
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let socket = socket.clone();
+            std::thread::spawn(move || {
+                for n in 0..150 {
+                    let mut connection = Connection::new(&socket);
+                    let reply = connection.send(&format!("blink power {}", 1 + (i + n) % 50));
+                    assert!(
+                        reply.starts_with("ok led=power"),
+                        "client {i}, order {n}: {reply}"
+                    );
+                    // Gone at once, as ledctl or the web page goes: no wait for ledd.
+                    drop(connection);
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert!(
+        !ledd.log_text().contains("max_connections_per_user"),
+        "{}",
+        ledd.log_text()
+    );
+}
+
 /// `count` connections, each proved accepted by one round trip.
 fn hold(ledd: &Ledd, count: usize) -> Vec<Connection> {
     let mut held: Vec<Connection> = (0..count).map(|_| ledd.connect()).collect();
