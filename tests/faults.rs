@@ -347,6 +347,16 @@ fn restore_until_settled(rig: &mut Rig, start: Instant) -> Vec<Duration> {
     waits
 }
 
+/// `restore` and `restore_error` of the LED's `status`.
+fn restore_shown(rig: &mut Rig) -> (Option<String>, Option<String>) {
+    let status = rig.ok("status");
+    (field(&status, "restore"), field(&status, "restore_error"))
+}
+
+fn restore(stage: &str, error: &str) -> (Option<String>, Option<String>) {
+    (Some(stage.to_string()), Some(error.to_string()))
+}
+
 fn field(reply: &Reply, key: &str) -> Option<String> {
     match reply {
         Reply::Ok(fields) => fields
@@ -365,16 +375,7 @@ fn a_restore_waits_for_udev_and_then_completes() {
     rig.arm_times("delay_on", libc_errno::EACCES, false, 3);
     let start = Instant::now();
     let next = rig.engine.restore_due(start).expect("a retry is scheduled");
-    let status = rig.ok("status");
-    assert_eq!(
-        field(&status, "restore").as_deref(),
-        Some("waiting"),
-        "{status}"
-    );
-    assert_eq!(
-        field(&status, "restore_error").as_deref(),
-        Some("permission")
-    );
+    assert_eq!(restore_shown(&mut rig), restore("waiting", "permission"));
     let mut waits = vec![next - start];
     waits.extend(restore_until_settled(&mut rig, next));
     assert_eq!(
@@ -398,17 +399,9 @@ fn a_restore_that_never_gets_permission_gives_up_visibly_and_puts_the_led_back()
     let waited: Duration = waits.iter().sum();
     assert_eq!(waited, ledd::restore::PATIENCE, "bounded by the patience");
     assert!(waits.len() <= 40, "{} attempts", waits.len());
-    let status = rig.ok("status");
-    assert_eq!(
-        field(&status, "restore").as_deref(),
-        Some("failed"),
-        "{status}"
-    );
-    assert_eq!(
-        field(&status, "restore_error").as_deref(),
-        Some("permission")
-    );
+    assert_eq!(restore_shown(&mut rig), restore("failed", "permission"));
     // Put back as it was before the restore, not left at the kernel's 500/500.
+    let status = rig.ok("status");
     assert_eq!(field(&status, "mode").as_deref(), Some("off"), "{status}");
     // A new order supersedes the saved state, and status says so.
     rig.disarm();
@@ -427,17 +420,8 @@ fn a_restore_for_a_missing_device_waits_for_it_without_a_timer() {
         None,
         "no timer while the device is missing"
     );
-    let status = rig.ok("status");
-    assert_eq!(field(&status, "exists").as_deref(), Some("no"));
-    assert_eq!(
-        field(&status, "restore").as_deref(),
-        Some("waiting"),
-        "{status}"
-    );
-    assert_eq!(
-        field(&status, "restore_error").as_deref(),
-        Some("no-device")
-    );
+    assert_eq!(field(&rig.ok("status"), "exists").as_deref(), Some("no"));
+    assert_eq!(restore_shown(&mut rig), restore("waiting", "no-device"));
     // Another device appearing changes nothing.
     rig.unplugged.store(false, Ordering::SeqCst);
     assert_eq!(rig.engine.device_appeared(Some("PWR"), now), None);
@@ -456,13 +440,7 @@ fn a_restore_refused_for_good_is_shown_and_a_reload_tries_again() {
     rig.arm("trigger", libc_errno::EIO, false);
     let now = Instant::now();
     assert_eq!(rig.engine.restore_due(now), None, "not retried on a timer");
-    let status = rig.ok("status");
-    assert_eq!(
-        field(&status, "restore").as_deref(),
-        Some("failed"),
-        "{status}"
-    );
-    assert_eq!(field(&status, "restore_error").as_deref(), Some("kernel"));
+    assert_eq!(restore_shown(&mut rig), restore("failed", "kernel"));
     assert_eq!(rig.engine.retry_restores(now), None);
     let status = rig.ok("status");
     assert_eq!(field(&status, "mode").as_deref(), Some("blink"), "{status}");
