@@ -198,13 +198,8 @@ class Server:
         return reply
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            sdcard.stop_process(self.proc)
         self.proc = None
 
 

@@ -60,6 +60,17 @@ def log(text):
     print(f"sdcard: {text}", flush=True)
 
 
+def stop_process(proc):
+    """SIGTERM, then SIGKILL after 10 s; nothing for a process already gone."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Skip(Exception):
     """The benchmark cannot run here (not root, no loop device): SKIPPED."""
 
@@ -243,13 +254,7 @@ class Ledd:
         return replies
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.renames.close()
 
 

@@ -120,13 +120,14 @@ fn flood(
     answered
 }
 
-#[test]
-fn sigkill_at_random_moments_never_breaks_the_state_file() {
-    let iterations: usize = std::env::var("LEDD_CRASH_ITERATIONS")
+/// LEDD_CRASH_ITERATIONS (or `default`) and LEDD_CRASH_SEED (or the clock),
+/// the seed printed so that a failure can be replayed.
+fn crash_settings(default: usize, test: &str) -> (usize, u64) {
+    let iterations = std::env::var("LEDD_CRASH_ITERATIONS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
-    let seed: u64 = std::env::var("LEDD_CRASH_SEED")
+        .unwrap_or(default);
+    let seed = std::env::var("LEDD_CRASH_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| {
@@ -135,7 +136,13 @@ fn sigkill_at_random_moments_never_breaks_the_state_file() {
                 .unwrap()
                 .as_nanos() as u64
         });
-    eprintln!("crash test: LEDD_CRASH_SEED={seed}");
+    eprintln!("{test}: LEDD_CRASH_SEED={seed}");
+    (iterations, seed)
+}
+
+#[test]
+fn sigkill_at_random_moments_never_breaks_the_state_file() {
+    let (iterations, seed) = crash_settings(50, "crash test");
     let mut rng = Rng(seed | 1);
 
     // Saved with every change: a kill a few milliseconds into the flood
@@ -288,20 +295,7 @@ fn automation(
 
 #[test]
 fn after_sigkill_a_coalesced_state_file_is_ordered_and_within_state_max_delay() {
-    let iterations: usize = std::env::var("LEDD_CRASH_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(6);
-    let seed: u64 = std::env::var("LEDD_CRASH_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    eprintln!("coalesced crash test: LEDD_CRASH_SEED={seed}");
+    let (iterations, seed) = crash_settings(6, "coalesced crash test");
     let mut rng = Rng(seed | 1);
     let max_delay = Duration::from_secs(STATE_MAX_DELAY);
 
