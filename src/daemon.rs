@@ -6,6 +6,7 @@
 //! LEDs, ledd sleeps.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::io::{self, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 
 use crate::access::Peer;
 use crate::config::Config;
-use crate::connection::{self, Admission, Connection, Limits, Line, Received};
+use crate::connection::{self, Admission, Connection, Limits, Line, ReadBuffer, Received};
 use crate::engine::{Engine, Outcome};
 use crate::led::Attributes;
 use crate::logging::LevelFilter;
@@ -68,8 +69,10 @@ pub struct Daemon {
     handle: LoopHandle<'static, Daemon>,
     signal: LoopSignal,
     listener_token: Option<RegistrationToken>,
-    clients: HashMap<u64, Client>,
+    clients: HashMap<u64, Client, BuildHasherDefault<connection::IdHasher>>,
     next_client: u64,
+    /// Where every client's bytes land first (one thread: one buffer).
+    read_buffer: ReadBuffer,
     show: Show,
     trim_pending: bool,
     /// The next attempt of a restore that waits for udev (none otherwise).
@@ -95,7 +98,8 @@ pub fn run(
         handle: handle.clone(),
         signal: event_loop.get_signal(),
         listener_token: None,
-        clients: HashMap::new(),
+        clients: HashMap::default(),
+        read_buffer: ReadBuffer::default(),
         next_client: 0,
         show: Show::default(),
         trim_pending: false,
@@ -509,11 +513,13 @@ impl Daemon {
     /// while an order waits for a retry (replies stay in order).
     fn service(&mut self, id: u64) {
         let mut handled = 0;
+        // One reading of the clock for the whole turn: activity is timed to
+        // the turn, not to the microsecond.
+        let now = Instant::now();
         loop {
             let Some(client) = self.clients.get_mut(&id) else {
                 return;
             };
-            let now = Instant::now();
             if let Err(error) = client.conn.flush_to(&*client.stream, now) {
                 if error.kind() != io::ErrorKind::BrokenPipe {
                     info!("dropping a client: {error}");
@@ -548,7 +554,10 @@ impl Daemon {
                 }
                 return;
             }
-            match client.conn.read_from(&*client.stream, now) {
+            match client
+                .conn
+                .read_from(&*client.stream, &mut self.read_buffer, now)
+            {
                 Ok(Received::Data | Received::Eof) => {}
                 Ok(Received::WouldBlock) => return self.watch_writes(id),
                 Err(error) => {

@@ -279,6 +279,22 @@ proptest! {
     }
 
     #[test]
+    fn reply_values_and_messages_stay_on_one_line_and_keep_every_other_character(
+        value in "\\PC{0,20}[ \t\n\r\u{0}\u{85}]?\\PC{0,20}",
+        message in "\\PC{0,20}[\t\n\r\u{0}\u{7f}]?\\PC{0,20}",
+    ) {
+        let ok = Reply::ok(vec![("led".into(), value.clone())]).to_string();
+        let shown: String = value
+            .chars()
+            .map(|c| if c.is_whitespace() || c.is_control() { '_' } else { c })
+            .collect();
+        prop_assert_eq!(ok, format!("ok led={shown}"));
+        let err = Reply::Err(OrderError::new(ErrorKind::Range, message.clone())).to_string();
+        let shown: String = message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        prop_assert_eq!(err, format!("err range: {shown}"));
+    }
+
+    #[test]
     fn wordy_lines_never_panic(line in "(blink|on|off|pattern|trigger|status|clignote) ?[ a-z0-9:.=eE+-]{0,40}") {
         let _ = Order::parse(&line);
     }
