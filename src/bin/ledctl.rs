@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use ledd::output;
 use ledd::protocol::{Order, Reply, Verb};
-use ledd_client::ExitCode;
+use ledd_client::{Connection, Endpoint, ExitCode};
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -25,9 +25,12 @@ See ledctl(1) and ledd-protocol(7).";
 #[derive(Parser)]
 #[command(name = "ledctl", version, after_help = EXIT_CODES, arg_required_else_help = true)]
 struct Cli {
-    /// ledd's socket [default: $LEDD_SOCKET, else /run/ledd/ledd.sock]
+    /// ledd's socket [default: $LEDD_SOCKET, else /run/ledd/ledd.sock; with --host, the far machine's]
     #[arg(short, long, value_name = "PATH", global = true)]
     socket: Option<PathBuf>,
+    /// Drive ledd on another machine through ssh: ssh://[user@]host[:port] [default: $LEDD_HOST]
+    #[arg(short = 'H', long, value_name = "URL", global = true)]
+    host: Option<String>,
     /// Print the reply as JSON, for scripts
     #[arg(long, global = true)]
     json: bool,
@@ -82,6 +85,8 @@ enum Command {
     List,
     /// Show ledd's version and protocol
     Version,
+    /// Relay standard input and output to ledd's socket (the far end of --host)
+    DialStdio,
     /// Print a shell completion script
     Completions {
         /// The shell
@@ -125,7 +130,9 @@ fn order_line(command: &Command) -> String {
         Command::Trigger { args } => (Verb::Trigger, args.clone()),
         Command::Status { led } => (Verb::Status, led.iter().cloned().collect()),
         Command::List => (Verb::List, Vec::new()),
-        Command::Version | Command::Completions { .. } => (Verb::Version, Vec::new()),
+        Command::Version | Command::DialStdio | Command::Completions { .. } => {
+            (Verb::Version, Vec::new())
+        }
     };
     if let Command::Pattern {
         repeat: Some(count),
@@ -158,6 +165,14 @@ fn main() -> ProcessExit {
         clap_complete::generate(shell, &mut command(), "ledctl", &mut std::io::stdout());
         return ProcessExit::SUCCESS;
     }
+    if let Command::DialStdio = cli.order {
+        // Always this machine's ledd: it is the far end of someone's --host.
+        let socket = ledd_client::socket_path(cli.socket);
+        return match ledd_client::dial_stdio(&socket) {
+            Ok(()) => ProcessExit::SUCCESS,
+            Err(error) => fail(false, error.kind_word(), error.code, &error.message),
+        };
+    }
     if !(cli.timeout.is_finite() && cli.timeout > 0.0 && cli.timeout <= 3600.0) {
         return fail(
             cli.json,
@@ -179,8 +194,11 @@ fn main() -> ProcessExit {
             );
         }
     };
-    let socket = ledd_client::socket_path(cli.socket);
-    let reply = match ledd_client::send(&socket, &order, Duration::from_secs_f64(cli.timeout)) {
+    let timeout = Duration::from_secs_f64(cli.timeout);
+    let reply = match Endpoint::from_options(cli.host, cli.socket)
+        .and_then(|endpoint| Connection::open(&endpoint, timeout))
+        .and_then(|mut ledd| ledd.order(&order))
+    {
         Ok(reply) => reply,
         Err(error) => return fail(cli.json, error.kind_word(), error.code, &error.message),
     };
