@@ -2,10 +2,11 @@
 
 use std::fmt;
 
+use crate::timing::{format_duration, parse_duration};
 use crate::verb::Verb;
 use crate::{
-    DEFAULT_DUTY, MAX_DUTY, MAX_FREQ_HZ, MAX_PATTERN_STEPS, MIN_DUTY, MIN_FREQ_HZ,
-    MIN_PATTERN_STEPS, OrderError, quote,
+    DEFAULT_DUTY, DEFAULT_PRIORITY, IDENTIFY_FOR_MS, IDENTIFY_FREQ_HZ, MAX_DUTY, MAX_FREQ_HZ,
+    MAX_PATTERN_STEPS, MAX_PRIORITY, MIN_DUTY, MIN_FREQ_HZ, MIN_PATTERN_STEPS, OrderError, quote,
 };
 
 /// One order, as a client sends it: a change of an LED, or a query that
@@ -20,6 +21,7 @@ use crate::{
 ///     Order::Change(Change {
 ///         led: Some("power".into()),
 ///         action: Action::On { brightness: Some(3) },
+///         lease: None,
 ///     })
 /// );
 /// assert_eq!(Order::parse("version").unwrap(), Order::Query(Query::Version));
@@ -29,8 +31,10 @@ use crate::{
 pub enum Order {
     /// Changes an LED (`blink`, `on`, `off`, `heartbeat`, `pattern`, `trigger`).
     Change(Change),
-    /// Only reads (`status`, `list`, `version`).
+    /// Only reads (`status`, `list`, `version`, `claims`).
     Query(Query),
+    /// Ends claims (`release`).
+    Release(Release),
 }
 
 /// An order that changes an LED. `led: None` means the default LED.
@@ -38,6 +42,40 @@ pub enum Order {
 pub struct Change {
     pub led: Option<String>,
     pub action: Action,
+    /// `None`: the order sets the LED's base state; else it is a claim that
+    /// lasts as the lease says.
+    pub lease: Option<Lease>,
+}
+
+/// How long a claim lasts and how it ranks: the trailing `for=DURATION`,
+/// `hold` and `priority=N` of a change. At least one of `for_ms` and `hold`
+/// is set; with both, the claim ends at whichever comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// `for=DURATION`, in milliseconds.
+    pub for_ms: Option<u64>,
+    /// `hold`: until the connection that placed it closes.
+    pub hold: bool,
+    /// 0 to [`MAX_PRIORITY`]; the highest live claim is shown.
+    pub priority: u8,
+}
+
+/// `release [LED] [ID|all]`. `led: None` means every LED.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Release {
+    pub led: Option<String>,
+    pub which: Which,
+}
+
+/// Which claims a [`Release`] ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// The caller's own.
+    Own,
+    /// One claim, by id.
+    Id(u64),
+    /// Every claim the caller may end.
+    All,
 }
 
 /// What a [`Change`] does to its LED.
@@ -64,9 +102,15 @@ pub enum Action {
 /// An order that only reads. `led: None` means the default LED.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Query {
-    Status { led: Option<String> },
+    Status {
+        led: Option<String>,
+    },
     List,
     Version,
+    /// `claims [LED]`; `led: None` means every LED.
+    Claims {
+        led: Option<String>,
+    },
 }
 
 /// One step of a kernel pattern: hold `brightness` for `duration_ms`.
@@ -98,6 +142,7 @@ impl Query {
             Query::Status { .. } => Verb::Status,
             Query::List => Verb::List,
             Query::Version => Verb::Version,
+            Query::Claims { .. } => Verb::Claims,
         }
     }
 }
@@ -120,125 +165,150 @@ impl Order {
             ))
         })?;
         let args: Vec<&str> = words.collect();
-        let too_many = || OrderError::usage(format!("too many arguments; usage: {}", verb.usage()));
-        // An optional leading LED name is any word that is not a number or a
-        // pattern step; whether it names a configured LED is the daemon's
-        // business (valid names start with a letter, see is_valid_led_name).
-        let (led, rest) = split_led(verb, &args);
-        let change = |action| {
-            Ok(Order::Change(Change {
-                led: led.clone(),
-                action,
-            }))
-        };
-        match verb {
-            Verb::Blink => {
-                let (freq, duty) = match rest {
-                    [freq] => (freq, None),
-                    [freq, duty] => (freq, Some(duty)),
-                    [] => {
-                        return Err(OrderError::usage(format!(
-                            "blink needs a frequency in Hz; usage: {}",
-                            verb.usage()
-                        )));
-                    }
-                    _ => return Err(too_many()),
-                };
-                let freq_hz = parse_number("frequency", freq)?;
-                if !(MIN_FREQ_HZ..=MAX_FREQ_HZ).contains(&freq_hz) {
-                    return Err(OrderError::range(format!(
-                        "frequency {} Hz is out of range ({MIN_FREQ_HZ} to {MAX_FREQ_HZ})",
-                        quote(freq)
+        let (args, modifiers) = Modifiers::split(&args)?;
+        modifiers.apply(verb, parse_words(verb, args)?)
+    }
+}
+
+/// Parses the words of an order after its verb, modifiers taken off.
+fn parse_words(verb: Verb, args: &[&str]) -> Result<Order, OrderError> {
+    let too_many = || OrderError::usage(format!("too many arguments; usage: {}", verb.usage()));
+    // An optional leading LED name is any word that is not a number or a
+    // pattern step; whether it names a configured LED is the daemon's
+    // business (valid names start with a letter, see is_valid_led_name).
+    if verb == Verb::Release {
+        return parse_release(args);
+    }
+    let (led, rest) = split_led(verb, args);
+    let change = |action| {
+        Ok(Order::Change(Change {
+            led: led.clone(),
+            action,
+            lease: None,
+        }))
+    };
+    match verb {
+        Verb::Blink => {
+            let (freq, duty) = match rest {
+                [freq] => (freq, None),
+                [freq, duty] => (freq, Some(duty)),
+                [] => {
+                    return Err(OrderError::usage(format!(
+                        "blink needs a frequency in Hz; usage: {}",
+                        verb.usage()
                     )));
                 }
-                let duty_percent = match duty {
-                    None => DEFAULT_DUTY,
-                    Some(duty) => {
-                        let value = parse_number("duty", duty)?;
-                        if !(MIN_DUTY..=MAX_DUTY).contains(&value) {
-                            return Err(OrderError::range(format!(
-                                "duty {} % is out of range ({MIN_DUTY} to {MAX_DUTY})",
-                                quote(duty)
-                            )));
-                        }
-                        value
+                _ => return Err(too_many()),
+            };
+            let freq_hz = parse_number("frequency", freq)?;
+            if !(MIN_FREQ_HZ..=MAX_FREQ_HZ).contains(&freq_hz) {
+                return Err(OrderError::range(format!(
+                    "frequency {} Hz is out of range ({MIN_FREQ_HZ} to {MAX_FREQ_HZ})",
+                    quote(freq)
+                )));
+            }
+            let duty_percent = match duty {
+                None => DEFAULT_DUTY,
+                Some(duty) => {
+                    let value = parse_number("duty", duty)?;
+                    if !(MIN_DUTY..=MAX_DUTY).contains(&value) {
+                        return Err(OrderError::range(format!(
+                            "duty {} % is out of range ({MIN_DUTY} to {MAX_DUTY})",
+                            quote(duty)
+                        )));
                     }
-                };
-                change(Action::Blink {
-                    freq_hz,
-                    duty_percent,
-                })
-            }
-            Verb::On => {
-                let brightness = match rest {
-                    [] => None,
-                    [level] => {
-                        let value: u32 = level.parse().map_err(|_| {
-                            OrderError::usage(format!(
-                                "brightness '{}' is not a whole number; usage: {}",
-                                quote(level),
-                                verb.usage()
-                            ))
-                        })?;
-                        if value == 0 {
-                            return Err(OrderError::range(
-                                "brightness 0 would turn the LED off; use 'off'",
-                            ));
-                        }
-                        Some(value)
-                    }
-                    _ => return Err(too_many()),
-                };
-                change(Action::On { brightness })
-            }
-            Verb::Pattern => {
-                let (steps, repeat) = parse_pattern(rest)?;
-                change(Action::Pattern { steps, repeat })
-            }
-            Verb::Trigger => match rest {
-                [name] if is_valid_trigger_name(name) => change(Action::Trigger {
-                    name: (*name).to_string(),
-                }),
-                [name] => Err(OrderError::usage(format!(
-                    "'{}' is not a kernel trigger name",
-                    quote(name)
-                ))),
-                [] => Err(OrderError::usage(format!(
-                    "trigger needs a kernel trigger name; usage: {}",
-                    verb.usage()
-                ))),
-                _ => Err(too_many()),
-            },
-            Verb::List | Verb::Version if !args.is_empty() => Err(too_many()),
-            Verb::Off | Verb::Heartbeat | Verb::Status | Verb::List | Verb::Version => {
-                if !rest.is_empty() {
-                    return Err(match led {
-                        // `off 2`: the word after the verb is not an LED name.
-                        None => OrderError::usage(format!(
-                            "'{}' is not an LED name; usage: {}",
-                            quote(rest[0]),
+                    value
+                }
+            };
+            change(Action::Blink {
+                freq_hz,
+                duty_percent,
+            })
+        }
+        Verb::On => {
+            let brightness = match rest {
+                [] => None,
+                [level] => {
+                    let value: u32 = level.parse().map_err(|_| {
+                        OrderError::usage(format!(
+                            "brightness '{}' is not a whole number; usage: {}",
+                            quote(level),
                             verb.usage()
-                        )),
-                        Some(_) => too_many(),
-                    });
+                        ))
+                    })?;
+                    if value == 0 {
+                        return Err(OrderError::range(
+                            "brightness 0 would turn the LED off; use 'off'",
+                        ));
+                    }
+                    Some(value)
                 }
-                match verb {
-                    Verb::Off => change(Action::Off),
-                    Verb::Heartbeat => change(Action::Heartbeat),
-                    Verb::Status => Ok(Order::Query(Query::Status { led })),
-                    Verb::List => Ok(Order::Query(Query::List)),
-                    _ => Ok(Order::Query(Query::Version)),
-                }
+                _ => return Err(too_many()),
+            };
+            change(Action::On { brightness })
+        }
+        Verb::Pattern => {
+            let (steps, repeat) = parse_pattern(rest)?;
+            change(Action::Pattern { steps, repeat })
+        }
+        Verb::Trigger => match rest {
+            [name] if is_valid_trigger_name(name) => change(Action::Trigger {
+                name: (*name).to_string(),
+            }),
+            [name] => Err(OrderError::usage(format!(
+                "'{}' is not a kernel trigger name",
+                quote(name)
+            ))),
+            [] => Err(OrderError::usage(format!(
+                "trigger needs a kernel trigger name; usage: {}",
+                verb.usage()
+            ))),
+            _ => Err(too_many()),
+        },
+        Verb::List | Verb::Version if !args.is_empty() => Err(too_many()),
+        Verb::Off
+        | Verb::Heartbeat
+        | Verb::Identify
+        | Verb::Status
+        | Verb::List
+        | Verb::Version
+        | Verb::Claims
+        | Verb::Release => {
+            if !rest.is_empty() {
+                return Err(match led {
+                    // `off 2`: the word after the verb is not an LED name.
+                    None => OrderError::usage(format!(
+                        "'{}' is not an LED name; usage: {}",
+                        quote(rest[0]),
+                        verb.usage()
+                    )),
+                    Some(_) => too_many(),
+                });
+            }
+            match verb {
+                Verb::Off => change(Action::Off),
+                Verb::Heartbeat => change(Action::Heartbeat),
+                Verb::Identify => change(Action::Blink {
+                    freq_hz: IDENTIFY_FREQ_HZ,
+                    duty_percent: DEFAULT_DUTY,
+                }),
+                Verb::Status => Ok(Order::Query(Query::Status { led })),
+                Verb::Claims => Ok(Order::Query(Query::Claims { led })),
+                Verb::List => Ok(Order::Query(Query::List)),
+                _ => Ok(Order::Query(Query::Version)),
             }
         }
     }
+}
 
+impl Order {
     /// The LED the order names, if any (`None`: the default LED, or no LED).
     pub fn led(&self) -> Option<&str> {
         match self {
             Order::Change(change) => change.led.as_deref(),
-            Order::Query(Query::Status { led }) => led.as_deref(),
+            Order::Query(Query::Status { led } | Query::Claims { led }) => led.as_deref(),
             Order::Query(Query::List | Query::Version) => None,
+            Order::Release(release) => release.led.as_deref(),
         }
     }
 
@@ -247,6 +317,7 @@ impl Order {
         match self {
             Order::Change(change) => change.action.verb(),
             Order::Query(query) => query.verb(),
+            Order::Release(_) => Verb::Release,
         }
     }
 }
@@ -269,6 +340,7 @@ impl fmt::Display for Order {
         match self {
             Order::Change(change) => change.fmt(f),
             Order::Query(query) => query.fmt(f),
+            Order::Release(release) => release.fmt(f),
         }
     }
 }
@@ -303,18 +375,166 @@ impl fmt::Display for Change {
             Action::Trigger { name } => write!(f, " {name}")?,
             Action::On { brightness: None } | Action::Off | Action::Heartbeat => {}
         }
+        if let Some(lease) = &self.lease {
+            if let Some(ms) = lease.for_ms {
+                write!(f, " for={}", format_duration(ms))?;
+            }
+            if lease.hold {
+                f.write_str(" hold")?;
+            }
+            if lease.priority != DEFAULT_PRIORITY {
+                write!(f, " priority={}", lease.priority)?;
+            }
+        }
         Ok(())
+    }
+}
+
+impl fmt::Display for Release {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Verb::Release.name())?;
+        if let Some(led) = &self.led {
+            write!(f, " {led}")?;
+        }
+        match self.which {
+            Which::Own => Ok(()),
+            Which::Id(id) => write!(f, " {id}"),
+            Which::All => f.write_str(" all"),
+        }
     }
 }
 
 impl fmt::Display for Query {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.verb().name())?;
-        if let Query::Status { led: Some(led) } = self {
+        if let Query::Status { led: Some(led) } | Query::Claims { led: Some(led) } = self {
             write!(f, " {led}")?;
         }
         Ok(())
     }
+}
+
+/// The trailing `for=DURATION`, `hold` and `priority=N` of an order, in any order.
+#[derive(Default)]
+struct Modifiers {
+    for_ms: Option<u64>,
+    hold: bool,
+    priority: Option<u8>,
+}
+
+impl Modifiers {
+    /// Takes the modifiers off the end of `args`.
+    fn split<'a>(args: &'a [&'a str]) -> Result<(&'a [&'a str], Modifiers), OrderError> {
+        let mut modifiers = Modifiers::default();
+        let mut end = args.len();
+        while let Some(word) = end.checked_sub(1).map(|last| args[last]) {
+            let twice = || OrderError::usage(format!("'{}' is given twice", quote(word)));
+            if let Some(duration) = word.strip_prefix("for=") {
+                if modifiers.for_ms.is_some() {
+                    return Err(twice());
+                }
+                modifiers.for_ms = Some(parse_duration(duration)?);
+            } else if word == "hold" {
+                if modifiers.hold {
+                    return Err(twice());
+                }
+                modifiers.hold = true;
+            } else if let Some(level) = word.strip_prefix("priority=") {
+                if modifiers.priority.is_some() {
+                    return Err(twice());
+                }
+                modifiers.priority = Some(parse_priority(level)?);
+            } else {
+                break;
+            }
+            end -= 1;
+        }
+        Ok((&args[..end], modifiers))
+    }
+
+    /// Gives a change its lease; a query or release cannot take one.
+    fn apply(self, verb: Verb, order: Order) -> Result<Order, OrderError> {
+        let given = self.for_ms.is_some() || self.hold || self.priority.is_some();
+        let mut change = match order {
+            Order::Change(change) => change,
+            other if !given => return Ok(other),
+            _ => {
+                return Err(OrderError::usage(format!(
+                    "{verb} takes no for=, hold or priority=; usage: {}",
+                    verb.usage()
+                )));
+            }
+        };
+        if verb == Verb::Identify {
+            // "Find this device": on top of everything, for a while.
+            change.lease = Some(Lease {
+                for_ms: self.for_ms.or((!self.hold).then_some(IDENTIFY_FOR_MS)),
+                hold: self.hold,
+                priority: self.priority.unwrap_or(MAX_PRIORITY),
+            });
+            return Ok(Order::Change(change));
+        }
+        if self.for_ms.is_none() && !self.hold {
+            if self.priority.is_some() {
+                return Err(OrderError::usage(
+                    "priority=N ranks a claim: add for=DURATION or hold",
+                ));
+            }
+            return Ok(Order::Change(change));
+        }
+        change.lease = Some(Lease {
+            for_ms: self.for_ms,
+            hold: self.hold,
+            priority: self.priority.unwrap_or(DEFAULT_PRIORITY),
+        });
+        Ok(Order::Change(change))
+    }
+}
+
+fn parse_priority(text: &str) -> Result<u8, OrderError> {
+    let value: u64 = text.parse().map_err(|_| {
+        OrderError::usage(format!(
+            "priority '{}' is not a whole number (0 to {MAX_PRIORITY})",
+            quote(text)
+        ))
+    })?;
+    u8::try_from(value)
+        .ok()
+        .filter(|level| *level <= MAX_PRIORITY)
+        .ok_or_else(|| {
+            OrderError::range(format!(
+                "priority {value} is out of range (0 to {MAX_PRIORITY})"
+            ))
+        })
+}
+
+/// `release [LED] [ID|all]`: `all` and numbers are never LED names.
+fn parse_release(args: &[&str]) -> Result<Order, OrderError> {
+    let which = |word: &str| -> Result<Which, OrderError> {
+        if word == "all" {
+            return Ok(Which::All);
+        }
+        word.parse().map(Which::Id).map_err(|_| {
+            OrderError::usage(format!(
+                "'{}' is not a claim id or 'all'; usage: {}",
+                quote(word),
+                Verb::Release.usage()
+            ))
+        })
+    };
+    let (led, which) = match args {
+        [] => (None, Which::Own),
+        [word] if *word == "all" || word.parse::<u64>().is_ok() => (None, which(word)?),
+        [led] => (Some((*led).to_string()), Which::Own),
+        [led, word] => (Some((*led).to_string()), which(word)?),
+        _ => {
+            return Err(OrderError::usage(format!(
+                "too many arguments; usage: {}",
+                Verb::Release.usage()
+            )));
+        }
+    };
+    Ok(Order::Release(Release { led, which }))
 }
 
 fn split_led<'a>(verb: Verb, args: &'a [&'a str]) -> (Option<String>, &'a [&'a str]) {

@@ -18,9 +18,12 @@ pub enum Verb {
     Heartbeat,
     Pattern,
     Trigger,
+    Identify,
     Status,
     List,
     Version,
+    Claims,
+    Release,
 }
 
 /// Per verb: its word, its aliases (the seed's French words), its usage line.
@@ -31,7 +34,7 @@ struct Entry {
     usage: &'static str,
 }
 
-const TABLE: [Entry; 9] = [
+const TABLE: [Entry; 12] = [
     Entry {
         verb: Verb::Blink,
         name: "blink",
@@ -69,6 +72,12 @@ const TABLE: [Entry; 9] = [
         usage: "trigger [LED] KERNEL_TRIGGER",
     },
     Entry {
+        verb: Verb::Identify,
+        name: "identify",
+        aliases: &[],
+        usage: "identify [LED] [for=DURATION]",
+    },
+    Entry {
         verb: Verb::Status,
         name: "status",
         aliases: &[],
@@ -86,20 +95,35 @@ const TABLE: [Entry; 9] = [
         aliases: &[],
         usage: "version",
     },
+    Entry {
+        verb: Verb::Claims,
+        name: "claims",
+        aliases: &[],
+        usage: "claims [LED]",
+    },
+    Entry {
+        verb: Verb::Release,
+        name: "release",
+        aliases: &[],
+        usage: "release [LED] [ID|all]",
+    },
 ];
 
 impl Verb {
     /// Every order, in the order the documentation lists them.
-    pub const ALL: [Verb; 9] = [
+    pub const ALL: [Verb; 12] = [
         Verb::Blink,
         Verb::On,
         Verb::Off,
         Verb::Heartbeat,
         Verb::Pattern,
         Verb::Trigger,
+        Verb::Identify,
         Verb::Status,
         Verb::List,
         Verb::Version,
+        Verb::Claims,
+        Verb::Release,
     ];
 
     fn entry(self) -> &'static Entry {
