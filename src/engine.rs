@@ -1434,4 +1434,112 @@ mod tests {
         assert_eq!(shown(&mut third), "blink 2 base");
         assert_eq!(third.claims_due_at(), None);
     }
+
+    /// What may happen to the claims of an LED, for the property test.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Base(u8),
+        Claim {
+            freq: u8,
+            priority: u8,
+            /// Whole seconds, or None for `hold` on `connection`.
+            secs: Option<u64>,
+            connection: u64,
+        },
+        Release(u64),
+        Wait(u64),
+        Disconnect(u64),
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        let freq = prop_oneof![Just(1u8), Just(2), Just(4), Just(5), Just(8), Just(10)];
+        prop_oneof![
+            freq.clone().prop_map(Step::Base),
+            (freq, 0u8..=9, proptest::option::of(1u64..20), 1u64..4).prop_map(
+                |(freq, priority, secs, connection)| Step::Claim {
+                    freq,
+                    priority,
+                    secs,
+                    connection
+                }
+            ),
+            (1u64..12).prop_map(Step::Release),
+            (1u64..8).prop_map(Step::Wait),
+            (1u64..4).prop_map(Step::Disconnect),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Any interleaving of base orders, claims, releases, expiries and
+        /// disconnects leaves the kernel showing the highest-priority live
+        /// claim (the newest among equals), else the base.
+        #[test]
+        fn the_kernel_shows_the_best_live_claim_else_the_base(
+            steps in proptest::collection::vec(step(), 0..40)
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut engine = engine_with(dir.path(), "max_claims_per_led = 100\nmax_claims_per_user = 100");
+            let start = Instant::now();
+            run(&mut engine, "blink 1");
+            let delay = |freq: u8| BlinkTiming::from_freq(f64::from(freq), 50.0).delay_on_ms;
+            let mut base = delay(1);
+            // (id, priority, delay_on, deadline in whole seconds or None, connection)
+            let mut model: Vec<(u64, u8, u64, Option<u64>, u64)> = Vec::new();
+            let mut next_id = 0;
+            // Virtual time, half a second off the deadlines' whole seconds,
+            // so the real time the steps take cannot tip a comparison.
+            let mut elapsed_ms = 500;
+            for step in steps {
+                match step {
+                    Step::Base(freq) => {
+                        let order = format!("blink {freq}");
+                        proptest::prop_assert!(run(&mut engine, &order).starts_with("ok"));
+                        base = delay(freq);
+                    }
+                    Step::Claim { freq, priority, secs, connection } => {
+                        let lease = match secs {
+                            Some(secs) => format!("for={}s", secs + elapsed_ms / 1000),
+                            None => "hold".into(),
+                        };
+                        let caller = Caller { peer: None, connection: Some(connection), closing: false };
+                        let order = Order::parse(&format!("blink {freq} {lease} priority={priority}")).unwrap();
+                        let Outcome::Done(reply) = engine.execute(&order, &caller, false) else {
+                            panic!("no retry on the simulation");
+                        };
+                        proptest::prop_assert!(matches!(reply, Reply::Ok(_)), "{}", reply);
+                        next_id += 1;
+                        model.push((next_id, priority, delay(freq), secs.map(|s| s + elapsed_ms / 1000), connection));
+                    }
+                    Step::Release(id) => {
+                        let reply = run(&mut engine, &format!("release {id}"));
+                        let live = model.iter().any(|c| c.0 == id);
+                        proptest::prop_assert_eq!(reply.starts_with("ok"), live, "{}", reply);
+                        model.retain(|c| c.0 != id);
+                    }
+                    Step::Wait(secs) => {
+                        elapsed_ms += secs * 1000;
+                        engine.expire_claims(start + Duration::from_millis(elapsed_ms));
+                        model.retain(|c| c.3.is_none_or(|at| at * 1000 > elapsed_ms));
+                    }
+                    Step::Disconnect(connection) => {
+                        engine.connection_closed(connection);
+                        model.retain(|c| c.3.is_some() || c.4 != connection);
+                    }
+                }
+                let best = model.iter().max_by_key(|c| (c.1, c.0));
+                let expected = format!(
+                    "delay_on={} ",
+                    best.map_or(base, |c| c.2)
+                );
+                let status = run(&mut engine, "status");
+                proptest::prop_assert!(status.contains(&expected), "{} lacks {}", status, expected);
+                let shown = match best {
+                    Some(claim) => format!("shown=claim claim={}", claim.0),
+                    None => "shown=base".into(),
+                };
+                proptest::prop_assert!(status.ends_with(&shown), "{} lacks {}", status, shown);
+            }
+        }
+    }
 }
