@@ -10,7 +10,7 @@ use crate::config::{Config, LedConfig};
 use crate::led::{Attributes, Led, LedError, Target};
 use crate::protocol::{
     Action, BlinkTiming, Change, ErrorKind, Lease, Order, OrderError, PROTOCOL_VERSION, Query,
-    Release, Reply, Which, format_duration, format_number, quote,
+    Release, Reply, Which, format_duration, format_number, morse_steps, quote,
 };
 use crate::restore::{Patience, Restores, Stage};
 use crate::state::{SavePlan, SavedState, StateError};
@@ -359,9 +359,9 @@ impl Engine {
                     .is_none_or(|lease| lease.priority < shown.priority)
             })
             .map(|shown| shown.id);
-        let (target, mut fields) = target_of(&change.action);
         let mut handle = self.led(&led);
         let state = handle.state()?;
+        let (target, mut fields) = target_of(&change.action, state.max_brightness);
         let device = match masked_by {
             Some(_) => state.device.clone(),
             None => {
@@ -924,8 +924,9 @@ impl From<OrderError> for Failure {
     }
 }
 
-/// The kernel state a change asks for, and the reply fields that say so.
-fn target_of(action: &Action) -> (Target, Vec<(String, String)>) {
+/// The kernel state a change asks for, and the reply fields that say so;
+/// effects compiled into a pattern light the LED at `max_brightness`.
+fn target_of(action: &Action, max_brightness: u32) -> (Target, Vec<(String, String)>) {
     match action {
         Action::Blink {
             freq_hz,
@@ -982,6 +983,24 @@ fn target_of(action: &Action) -> (Target, Vec<(String, String)>) {
             ),
         },
         Action::Off => (Target::Off, vec![field("mode", "off".into())]),
+        Action::Morse { words, wpm, repeat } => {
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            let steps = morse_steps(&words, *wpm, max_brightness);
+            let count = steps.len();
+            (
+                Target::Pattern {
+                    steps,
+                    repeat: *repeat,
+                },
+                vec![
+                    field("mode", "pattern".into()),
+                    field("morse", words.join("_")),
+                    field("wpm", wpm.to_string()),
+                    field("steps", count.to_string()),
+                    field("repeat", repeat.to_string()),
+                ],
+            )
+        }
     }
 }
 

@@ -126,3 +126,36 @@ fn ledctl_hold_runs_a_command_under_a_claim() {
     let output = ledd.ledctl(&["--priority", "8", "blink", "2"]);
     assert_eq!(output.status.code(), Some(2), "priority without a claim");
 }
+
+#[test]
+fn morse_is_played_by_the_pattern_trigger() {
+    let ledd = Ledd::start("");
+    let reply = ledd.order("sos power for=10s");
+    assert!(
+        reply.contains("mode=pattern morse=SOS wpm=20 steps=18 repeat=-1"),
+        "{reply}"
+    );
+    assert_eq!(ledd.active_trigger("PWR"), "pattern");
+    // S: three 60 ms dots at full brightness, each held (a zero-length copy).
+    assert!(
+        ledd.read("PWR", "pattern").starts_with(
+            "255 60 255 0 0 60 0 0 255 60 255 0 0 60 0 0 255 60 255 0 0 180 0 0 255 180"
+        ),
+        "{}",
+        ledd.read("PWR", "pattern")
+    );
+    assert!(
+        ledd.order("morse power a#b")
+            .starts_with("err range: '#' has no Morse code")
+    );
+    let long = format!("morse power {}", "0".repeat(60));
+    assert!(
+        ledd.order(&long)
+            .starts_with("err too-long: this text has 300 dots and dashes")
+    );
+    let output = ledd.ledctl(&["morse", "power", "hi", "there", "--wpm", "12"]);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "power: Morse code HI THERE at 12 wpm (repeat -1)\n"
+    );
+}

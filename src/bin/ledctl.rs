@@ -84,6 +84,25 @@ enum Command {
         /// The LED (default: the configured default LED)
         led: Option<String>,
     },
+    /// Let the kernel blink TEXT in Morse code (ITU timing)
+    Morse {
+        #[arg(value_name = "ARGS", num_args = 1.., required = true)]
+        args: Vec<String>,
+        /// Speed in words per minute, 5 to 60 (default 20): a dot lasts 1200/N ms
+        #[arg(long, value_name = "N")]
+        wpm: Option<u32>,
+        /// Times to play the text; -1 plays it forever
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
+        repeat: Option<i32>,
+    },
+    /// Let the kernel blink SOS in Morse code, over and over
+    Sos {
+        /// The LED (default: the configured default LED)
+        led: Option<String>,
+        /// Speed in words per minute, 5 to 60 (default 20): a dot lasts 1200/N ms
+        #[arg(long, value_name = "N")]
+        wpm: Option<u32>,
+    },
     /// Show an LED's state, as the kernel reports it
     Status {
         /// The LED (default: the configured default LED)
@@ -121,11 +140,12 @@ enum Command {
 
 /// The subcommands that take their words as free ARGS: their usage line is
 /// the protocol's (clap cannot tell which of the words is the LED).
-const USAGE_FROM_PROTOCOL: [Verb; 5] = [
+const USAGE_FROM_PROTOCOL: [Verb; 6] = [
     Verb::Blink,
     Verb::On,
     Verb::Pattern,
     Verb::Trigger,
+    Verb::Morse,
     Verb::Release,
 ];
 
@@ -137,8 +157,11 @@ fn command() -> clap::Command {
         command = command.mut_subcommand(verb.name(), |sub| {
             let sub = sub.visible_aliases(verb.aliases());
             if USAGE_FROM_PROTOCOL.contains(&verb) {
-                // ledctl spells `repeat=N` as an option.
-                let usage = verb.usage().replace("[repeat=N]", "[--repeat N]");
+                // ledctl spells `repeat=N` and `wpm=N` as options.
+                let usage = verb
+                    .usage()
+                    .replace("[repeat=N]", "[--repeat N]")
+                    .replace("[wpm=N]", "[--wpm N]");
                 sub.override_usage(format!("ledctl {usage}"))
             } else {
                 sub
@@ -179,6 +202,8 @@ fn command_line(command: &Command) -> String {
         Command::Pattern { args, .. } => (Verb::Pattern, args.clone()),
         Command::Trigger { args } => (Verb::Trigger, args.clone()),
         Command::Identify { led } => (Verb::Identify, led.iter().cloned().collect()),
+        Command::Morse { args, .. } => (Verb::Morse, args.clone()),
+        Command::Sos { led, .. } => (Verb::Sos, led.iter().cloned().collect()),
         Command::Status { led } => (Verb::Status, led.iter().cloned().collect()),
         Command::List => (Verb::List, Vec::new()),
         Command::Claims { led } => (Verb::Claims, led.iter().cloned().collect()),
@@ -187,13 +212,14 @@ fn command_line(command: &Command) -> String {
             (Verb::Version, Vec::new())
         }
     };
-    if let Command::Pattern {
-        repeat: Some(count),
-        ..
-    } = command
-    {
-        words.push(format!("repeat={count}"));
-    }
+    let (wpm, repeat) = match command {
+        Command::Pattern { repeat, .. } => (None, *repeat),
+        Command::Morse { wpm, repeat, .. } => (*wpm, *repeat),
+        Command::Sos { wpm, .. } => (*wpm, None),
+        _ => (None, None),
+    };
+    words.extend(wpm.map(|wpm| format!("wpm={wpm}")));
+    words.extend(repeat.map(|count| format!("repeat={count}")));
     std::iter::once(verb.name().to_string())
         .chain(words)
         .collect::<Vec<_>>()

@@ -21,12 +21,14 @@
 //! ```
 
 mod event;
+mod morse;
 mod order;
 mod reply;
 mod timing;
 mod verb;
 
 pub use event::Event;
+pub use morse::{DEFAULT_WPM, MAX_WPM, MIN_WPM, check_morse, morse_steps};
 pub use order::{Action, Change, Lease, Order, PatternStep, Query, Release, Which};
 pub use reply::{ErrorKind, FieldType, OrderError, Reply, field_type, format_number};
 pub use timing::{BlinkTiming, format_duration, parse_duration};

@@ -5,8 +5,9 @@ use std::fmt;
 use crate::timing::{format_duration, parse_duration};
 use crate::verb::Verb;
 use crate::{
-    DEFAULT_DUTY, DEFAULT_PRIORITY, IDENTIFY_FOR_MS, IDENTIFY_FREQ_HZ, MAX_DUTY, MAX_FREQ_HZ,
-    MAX_PATTERN_STEPS, MAX_PRIORITY, MIN_DUTY, MIN_FREQ_HZ, MIN_PATTERN_STEPS, OrderError, quote,
+    DEFAULT_DUTY, DEFAULT_PRIORITY, DEFAULT_WPM, IDENTIFY_FOR_MS, IDENTIFY_FREQ_HZ, MAX_DUTY,
+    MAX_FREQ_HZ, MAX_PATTERN_STEPS, MAX_PRIORITY, MAX_WPM, MIN_DUTY, MIN_FREQ_HZ,
+    MIN_PATTERN_STEPS, MIN_WPM, OrderError, check_morse, quote,
 };
 
 /// One order, as a client sends it: a change of an LED, or a query that
@@ -97,6 +98,13 @@ pub enum Action {
     Trigger {
         name: String,
     },
+    /// Morse code played by the kernel's pattern trigger (`morse`, `sos`).
+    Morse {
+        /// Upper-case words, each with a code (checked).
+        words: Vec<String>,
+        wpm: u32,
+        repeat: i32,
+    },
 }
 
 /// An order that only reads. `led: None` means the default LED.
@@ -131,6 +139,7 @@ impl Action {
             Action::Heartbeat => Verb::Heartbeat,
             Action::Pattern { .. } => Verb::Pattern,
             Action::Trigger { .. } => Verb::Trigger,
+            Action::Morse { .. } => Verb::Morse,
         }
     }
 }
@@ -265,6 +274,8 @@ fn parse_words(verb: Verb, args: &[&str]) -> Result<Order, OrderError> {
             ))),
             _ => Err(too_many()),
         },
+        Verb::Release => parse_release(args),
+        Verb::Morse | Verb::Sos => parse_morse(verb, args),
         Verb::List | Verb::Version if !args.is_empty() => Err(too_many()),
         Verb::Off
         | Verb::Heartbeat
@@ -272,8 +283,7 @@ fn parse_words(verb: Verb, args: &[&str]) -> Result<Order, OrderError> {
         | Verb::Status
         | Verb::List
         | Verb::Version
-        | Verb::Claims
-        | Verb::Release => {
+        | Verb::Claims => {
             if !rest.is_empty() {
                 return Err(match led {
                     // `off 2`: the word after the verb is not an LED name.
@@ -373,6 +383,15 @@ impl fmt::Display for Change {
                 }
             }
             Action::Trigger { name } => write!(f, " {name}")?,
+            Action::Morse { words, wpm, repeat } => {
+                write!(f, " {}", words.join(" "))?;
+                if *wpm != DEFAULT_WPM {
+                    write!(f, " wpm={wpm}")?;
+                }
+                if *repeat != -1 {
+                    write!(f, " repeat={repeat}")?;
+                }
+            }
             Action::On { brightness: None } | Action::Off | Action::Heartbeat => {}
         }
         if let Some(lease) = &self.lease {
@@ -508,6 +527,86 @@ fn parse_priority(text: &str) -> Result<u8, OrderError> {
         })
 }
 
+/// `morse [LED] TEXT... [wpm=N] [repeat=N]` and `sos [LED] [wpm=N]`. With
+/// one word of text, it is the text; with more, the first is the LED (as
+/// for `trigger`).
+fn parse_morse(verb: Verb, args: &[&str]) -> Result<Order, OrderError> {
+    let mut wpm = DEFAULT_WPM;
+    let mut repeat = -1;
+    let mut end = args.len();
+    while let Some(word) = end.checked_sub(1).map(|last| args[last]) {
+        if let Some(count) = word.strip_prefix("wpm=") {
+            wpm = count
+                .parse()
+                .ok()
+                .filter(|wpm| (MIN_WPM..=MAX_WPM).contains(wpm))
+                .ok_or_else(|| {
+                    OrderError::range(format!(
+                        "wpm '{}' is not a whole number from {MIN_WPM} to {MAX_WPM}",
+                        quote(count)
+                    ))
+                })?;
+        } else if let Some(count) = word.strip_prefix("repeat=").filter(|_| verb == Verb::Morse) {
+            repeat = parse_repeat(count)?;
+        } else {
+            break;
+        }
+        end -= 1;
+    }
+    let args = &args[..end];
+    let (led, text): (Option<String>, Vec<&str>) = match (verb, args) {
+        (Verb::Sos, []) => (None, vec!["SOS"]),
+        (Verb::Sos, [led]) => (Some((*led).to_string()), vec!["SOS"]),
+        (Verb::Sos, _) => {
+            return Err(OrderError::usage(format!(
+                "too many arguments; usage: {}",
+                verb.usage()
+            )));
+        }
+        (_, []) => {
+            return Err(OrderError::usage(format!(
+                "morse needs a text; usage: {}",
+                verb.usage()
+            )));
+        }
+        (_, [text]) => (None, vec![*text]),
+        (_, [led, text @ ..]) => (Some((*led).to_string()), text.to_vec()),
+    };
+    if let Some(name) = led
+        .as_deref()
+        .filter(|name| !crate::is_valid_led_name(name))
+    {
+        return Err(OrderError::usage(format!(
+            "'{}' is not an LED name; usage: {}",
+            quote(name),
+            verb.usage()
+        )));
+    }
+    check_morse(&text)?;
+    Ok(Order::Change(Change {
+        led,
+        action: Action::Morse {
+            words: text.iter().map(|w| w.to_ascii_uppercase()).collect(),
+            wpm,
+            repeat,
+        },
+        lease: None,
+    }))
+}
+
+/// `repeat=N`: -1 (forever) or a positive count.
+fn parse_repeat(count: &str) -> Result<i32, OrderError> {
+    let repeat: i32 = count.parse().map_err(|_| {
+        OrderError::usage(format!("repeat '{}' is not a whole number", quote(count)))
+    })?;
+    if repeat == 0 || repeat < -1 {
+        return Err(OrderError::range(
+            "repeat must be -1 (forever) or a positive count",
+        ));
+    }
+    Ok(repeat)
+}
+
 /// `release [LED] [ID|all]`: `all` and numbers are never LED names.
 fn parse_release(args: &[&str]) -> Result<Order, OrderError> {
     let which = |word: &str| -> Result<Which, OrderError> {
@@ -583,14 +682,7 @@ fn parse_pattern(args: &[&str]) -> Result<(Vec<PatternStep>, i32), OrderError> {
             if index + 1 != args.len() {
                 return Err(OrderError::usage("repeat=N must come last"));
             }
-            repeat = count.parse().map_err(|_| {
-                OrderError::usage(format!("repeat '{}' is not a whole number", quote(count)))
-            })?;
-            if repeat == 0 || repeat < -1 {
-                return Err(OrderError::range(
-                    "repeat must be -1 (forever) or a positive count",
-                ));
-            }
+            repeat = parse_repeat(count)?;
             continue;
         }
         let parsed = word.split_once(':').and_then(|(level, ms)| {

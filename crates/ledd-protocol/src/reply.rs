@@ -160,7 +160,7 @@ pub fn field_type(key: &str) -> FieldType {
     match key {
         "freq" | "duty" | "delay_on" | "delay_off" | "brightness" | "max_brightness"
         | "requested" | "repeat" | "steps" | "protocol" | "claim" | "claims" | "priority"
-        | "masked_by" | "released" | "remaining" | "id" | "uid" | "pid" | "count" => {
+        | "masked_by" | "released" | "remaining" | "id" | "uid" | "pid" | "count" | "wpm" => {
             FieldType::Number
         }
         "exists" | "clamped" => FieldType::Boolean,

@@ -355,6 +355,28 @@ fn claims_take_trailing_modifiers_in_any_order() {
 }
 
 #[test]
+fn morse_and_sos() {
+    assert_eq!(
+        parse("morse power hello world wpm=12 repeat=2 for=1m").to_string(),
+        "morse power HELLO WORLD wpm=12 repeat=2 for=1m"
+    );
+    assert_eq!(parse("morse sos").to_string(), "morse SOS");
+    assert_eq!(parse("sos").to_string(), "morse SOS");
+    assert_eq!(
+        parse("sos power wpm=10").to_string(),
+        "morse power SOS wpm=10"
+    );
+    assert_eq!(kind("morse"), ErrorKind::Usage);
+    assert_eq!(kind("morse power a#b"), ErrorKind::Range);
+    assert_eq!(kind("morse sos wpm=61"), ErrorKind::Range);
+    assert_eq!(kind("sos repeat=2"), ErrorKind::Usage);
+    assert_eq!(
+        kind(&format!("morse {}", "0".repeat(60))),
+        ErrorKind::TooLong
+    );
+}
+
+#[test]
 fn claims_and_release_name_leds_and_ids() {
     assert_eq!(parse("claims"), Order::Query(Query::Claims { led: None }));
     let release = |line: &str| match parse(line) {
@@ -390,7 +412,7 @@ proptest! {
     }
 
     #[test]
-    fn wordy_lines_never_panic(line in "(blink|on|off|pattern|trigger|status|clignote|identify|claims|release) ?[ a-z0-9:.=eE+-]{0,40}( hold| for=[0-9]{0,4}(ms|s|m|h|d|x)| priority=[0-9]{0,2})*") {
+    fn wordy_lines_never_panic(line in "(blink|on|off|pattern|trigger|status|clignote|identify|claims|release|morse|sos) ?[ a-z0-9:.=eE+-]{0,40}( hold| for=[0-9]{0,4}(ms|s|m|h|d|x)| priority=[0-9]{0,2})*") {
         let _ = Order::parse(&line);
     }
 }
@@ -411,6 +433,6 @@ fn the_unknown_order_message_lists_every_order() {
     let error = Order::parse("reboot").unwrap_err();
     assert_eq!(
         error.message,
-        "unknown order 'reboot'; orders: blink, on, off, heartbeat, pattern, trigger, identify, status, list, version, claims, release"
+        "unknown order 'reboot'; orders: blink, on, off, heartbeat, pattern, trigger, identify, morse, sos, status, list, version, claims, release"
     );
 }

@@ -19,6 +19,8 @@ pub enum Verb {
     Pattern,
     Trigger,
     Identify,
+    Morse,
+    Sos,
     Status,
     List,
     Version,
@@ -34,7 +36,7 @@ struct Entry {
     usage: &'static str,
 }
 
-const TABLE: [Entry; 12] = [
+const TABLE: [Entry; 14] = [
     Entry {
         verb: Verb::Blink,
         name: "blink",
@@ -78,6 +80,18 @@ const TABLE: [Entry; 12] = [
         usage: "identify [LED] [for=DURATION]",
     },
     Entry {
+        verb: Verb::Morse,
+        name: "morse",
+        aliases: &[],
+        usage: "morse [LED] TEXT... [wpm=N] [repeat=N]",
+    },
+    Entry {
+        verb: Verb::Sos,
+        name: "sos",
+        aliases: &[],
+        usage: "sos [LED] [wpm=N]",
+    },
+    Entry {
         verb: Verb::Status,
         name: "status",
         aliases: &[],
@@ -111,7 +125,7 @@ const TABLE: [Entry; 12] = [
 
 impl Verb {
     /// Every order, in the order the documentation lists them.
-    pub const ALL: [Verb; 12] = [
+    pub const ALL: [Verb; 14] = [
         Verb::Blink,
         Verb::On,
         Verb::Off,
@@ -119,6 +133,8 @@ impl Verb {
         Verb::Pattern,
         Verb::Trigger,
         Verb::Identify,
+        Verb::Morse,
+        Verb::Sos,
         Verb::Status,
         Verb::List,
         Verb::Version,
