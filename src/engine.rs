@@ -983,6 +983,15 @@ fn target_of(action: &Action, max_brightness: u32) -> (Target, Vec<(String, Stri
             ),
         },
         Action::Off => (Target::Off, vec![field("mode", "off".into())]),
+        Action::Breathe { period_ms } => (
+            Target::Breathe {
+                period_ms: *period_ms,
+            },
+            vec![
+                field("mode", "breathe".into()),
+                field("period", format_duration(*period_ms)),
+            ],
+        ),
         Action::Morse { words, wpm, repeat } => {
             let words: Vec<&str> = words.iter().map(String::as_str).collect();
             let steps = morse_steps(&words, *wpm, max_brightness);
@@ -1049,6 +1058,7 @@ fn describe(target: &Target) -> String {
         Target::Heartbeat => "heartbeat".into(),
         Target::Pattern { steps, .. } => format!("playing a {}-step pattern", steps.len()),
         Target::Trigger { name } => format!("on trigger {name}"),
+        Target::Breathe { period_ms } => format!("breathing every {period_ms} ms"),
     }
 }
 

@@ -71,6 +71,7 @@ pub fn to_text(reply: &Reply) -> String {
         }
         "off" => format!("{led}: off"),
         "heartbeat" => format!("{led}: heartbeat"),
+        "breathe" => format!("{led}: breathing every {}", get("period")),
         "pattern" if reply.field("morse").is_some() => format!(
             "{led}: Morse code {} at {} wpm (repeat {})",
             get("morse").replace('_', " "),

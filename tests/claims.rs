@@ -159,3 +159,28 @@ fn morse_is_played_by_the_pattern_trigger() {
         "power: Morse code HI THERE at 12 wpm (repeat -1)\n"
     );
 }
+
+#[test]
+fn breathe_fades_where_the_led_can_dim() {
+    let ledd = Ledd::start("");
+    let reply = ledd.order("breathe power 3s");
+    assert_eq!(reply, "ok led=power device=PWR mode=breathe period=3s");
+    assert_eq!(ledd.read("PWR", "pattern"), "0 1500 255 1500");
+    assert_eq!(ledd.read("PWR", "repeat"), "-1");
+    // The same breath again writes nothing.
+    let pattern = std::fs::metadata(ledd.sysfs.join("PWR/pattern"))
+        .unwrap()
+        .ino();
+    assert!(ledd.order("breathe power 3s").starts_with("ok"));
+    assert_eq!(
+        std::fs::metadata(ledd.sysfs.join("PWR/pattern"))
+            .unwrap()
+            .ino(),
+        pattern
+    );
+    let reply = ledd.order("breathe");
+    assert!(
+        reply.starts_with("err range: LED status: device ACT has max_brightness 1"),
+        "{reply}"
+    );
+}

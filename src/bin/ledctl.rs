@@ -103,6 +103,11 @@ enum Command {
         #[arg(long, value_name = "N")]
         wpm: Option<u32>,
     },
+    /// Let the kernel fade an LED up and down every PERIOD (default 4s; needs max_brightness > 1)
+    Breathe {
+        #[arg(value_name = "ARGS", num_args = 0..=2)]
+        args: Vec<String>,
+    },
     /// Show an LED's state, as the kernel reports it
     Status {
         /// The LED (default: the configured default LED)
@@ -140,12 +145,13 @@ enum Command {
 
 /// The subcommands that take their words as free ARGS: their usage line is
 /// the protocol's (clap cannot tell which of the words is the LED).
-const USAGE_FROM_PROTOCOL: [Verb; 6] = [
+const USAGE_FROM_PROTOCOL: [Verb; 7] = [
     Verb::Blink,
     Verb::On,
     Verb::Pattern,
     Verb::Trigger,
     Verb::Morse,
+    Verb::Breathe,
     Verb::Release,
 ];
 
@@ -204,6 +210,7 @@ fn command_line(command: &Command) -> String {
         Command::Identify { led } => (Verb::Identify, led.iter().cloned().collect()),
         Command::Morse { args, .. } => (Verb::Morse, args.clone()),
         Command::Sos { led, .. } => (Verb::Sos, led.iter().cloned().collect()),
+        Command::Breathe { args } => (Verb::Breathe, args.clone()),
         Command::Status { led } => (Verb::Status, led.iter().cloned().collect()),
         Command::List => (Verb::List, Vec::new()),
         Command::Claims { led } => (Verb::Claims, led.iter().cloned().collect()),

@@ -60,6 +60,11 @@ pub const MAX_PRIORITY: u8 = 9;
 /// `identify`: a fast blink at the highest priority, 30 s unless told.
 pub const IDENTIFY_FREQ_HZ: f64 = 5.0;
 pub const IDENTIFY_FOR_MS: u64 = 30_000;
+/// `breathe`'s period: 1 s to 1 min, 4 s unless given. (The kernel updates
+/// a fading brightness every 50 ms.)
+pub const MIN_BREATH_MS: u64 = 1000;
+pub const MAX_BREATH_MS: u64 = 60_000;
+pub const DEFAULT_BREATH_MS: u64 = 4000;
 /// Longest logical LED name.
 pub const MAX_LED_NAME: usize = 64;
 

@@ -5,9 +5,10 @@ use std::fmt;
 use crate::timing::{format_duration, parse_duration};
 use crate::verb::Verb;
 use crate::{
-    DEFAULT_DUTY, DEFAULT_PRIORITY, DEFAULT_WPM, IDENTIFY_FOR_MS, IDENTIFY_FREQ_HZ, MAX_DUTY,
-    MAX_FREQ_HZ, MAX_PATTERN_STEPS, MAX_PRIORITY, MAX_WPM, MIN_DUTY, MIN_FREQ_HZ,
-    MIN_PATTERN_STEPS, MIN_WPM, OrderError, check_morse, quote,
+    DEFAULT_BREATH_MS, DEFAULT_DUTY, DEFAULT_PRIORITY, DEFAULT_WPM, IDENTIFY_FOR_MS,
+    IDENTIFY_FREQ_HZ, MAX_BREATH_MS, MAX_DUTY, MAX_FREQ_HZ, MAX_PATTERN_STEPS, MAX_PRIORITY,
+    MAX_WPM, MIN_BREATH_MS, MIN_DUTY, MIN_FREQ_HZ, MIN_PATTERN_STEPS, MIN_WPM, OrderError,
+    check_morse, quote,
 };
 
 /// One order, as a client sends it: a change of an LED, or a query that
@@ -98,6 +99,10 @@ pub enum Action {
     Trigger {
         name: String,
     },
+    /// A smooth rise and fall, `period_ms` long, by the pattern trigger.
+    Breathe {
+        period_ms: u64,
+    },
     /// Morse code played by the kernel's pattern trigger (`morse`, `sos`).
     Morse {
         /// Upper-case words, each with a code (checked).
@@ -140,6 +145,7 @@ impl Action {
             Action::Pattern { .. } => Verb::Pattern,
             Action::Trigger { .. } => Verb::Trigger,
             Action::Morse { .. } => Verb::Morse,
+            Action::Breathe { .. } => Verb::Breathe,
         }
     }
 }
@@ -274,6 +280,22 @@ fn parse_words(verb: Verb, args: &[&str]) -> Result<Order, OrderError> {
             ))),
             _ => Err(too_many()),
         },
+        Verb::Breathe => {
+            let period_ms = match rest {
+                [] => DEFAULT_BREATH_MS,
+                [period] => parse_duration(period)
+                    .ok()
+                    .filter(|ms| (MIN_BREATH_MS..=MAX_BREATH_MS).contains(ms))
+                    .ok_or_else(|| {
+                        OrderError::range(format!(
+                            "period '{}' is not a duration from 1s to 1m (2500ms, 4s)",
+                            quote(period)
+                        ))
+                    })?,
+                _ => return Err(too_many()),
+            };
+            change(Action::Breathe { period_ms })
+        }
         Verb::Release => parse_release(args),
         Verb::Morse | Verb::Sos => parse_morse(verb, args),
         Verb::List | Verb::Version if !args.is_empty() => Err(too_many()),
@@ -383,6 +405,11 @@ impl fmt::Display for Change {
                 }
             }
             Action::Trigger { name } => write!(f, " {name}")?,
+            Action::Breathe { period_ms } => {
+                if *period_ms != DEFAULT_BREATH_MS {
+                    write!(f, " {}", format_duration(*period_ms))?;
+                }
+            }
             Action::Morse { words, wpm, repeat } => {
                 write!(f, " {}", words.join(" "))?;
                 if *wpm != DEFAULT_WPM {
@@ -643,6 +670,8 @@ fn split_led<'a>(verb: Verb, args: &'a [&'a str]) -> (Option<String>, &'a [&'a s
                 && as_number(first).is_none()
                 && !first.contains(':')
                 && !first.starts_with("repeat=")
+                // `breathe 4s`: LED names start with a letter.
+                && !(verb == Verb::Breathe && first.starts_with(|c: char| c.is_ascii_digit()))
                 // `trigger NAME` alone names a trigger, not an LED.
                 && !(verb == Verb::Trigger && rest.is_empty()) =>
         {

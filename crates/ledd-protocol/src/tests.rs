@@ -355,6 +355,19 @@ fn claims_take_trailing_modifiers_in_any_order() {
 }
 
 #[test]
+fn breathe_takes_a_period() {
+    assert_eq!(parse("breathe").to_string(), "breathe");
+    assert_eq!(
+        parse("breathe power 2500ms").to_string(),
+        "breathe power 2500ms"
+    );
+    assert_eq!(parse("breathe 6s hold").to_string(), "breathe 6s hold");
+    assert_eq!(kind("breathe 100ms"), ErrorKind::Range);
+    assert_eq!(kind("breathe 4"), ErrorKind::Range);
+    assert_eq!(kind("breathe power 4s 5s"), ErrorKind::Usage);
+}
+
+#[test]
 fn morse_and_sos() {
     assert_eq!(
         parse("morse power hello world wpm=12 repeat=2 for=1m").to_string(),
@@ -412,7 +425,7 @@ proptest! {
     }
 
     #[test]
-    fn wordy_lines_never_panic(line in "(blink|on|off|pattern|trigger|status|clignote|identify|claims|release|morse|sos) ?[ a-z0-9:.=eE+-]{0,40}( hold| for=[0-9]{0,4}(ms|s|m|h|d|x)| priority=[0-9]{0,2})*") {
+    fn wordy_lines_never_panic(line in "(blink|on|off|pattern|trigger|status|clignote|identify|claims|release|morse|sos|breathe) ?[ a-z0-9:.=eE+-]{0,40}( hold| for=[0-9]{0,4}(ms|s|m|h|d|x)| priority=[0-9]{0,2})*") {
         let _ = Order::parse(&line);
     }
 }
@@ -433,6 +446,6 @@ fn the_unknown_order_message_lists_every_order() {
     let error = Order::parse("reboot").unwrap_err();
     assert_eq!(
         error.message,
-        "unknown order 'reboot'; orders: blink, on, off, heartbeat, pattern, trigger, identify, morse, sos, status, list, version, claims, release"
+        "unknown order 'reboot'; orders: blink, on, off, heartbeat, pattern, trigger, identify, morse, sos, breathe, status, list, version, claims, release"
     );
 }

@@ -21,6 +21,7 @@ pub enum Verb {
     Identify,
     Morse,
     Sos,
+    Breathe,
     Status,
     List,
     Version,
@@ -36,7 +37,7 @@ struct Entry {
     usage: &'static str,
 }
 
-const TABLE: [Entry; 14] = [
+const TABLE: [Entry; 15] = [
     Entry {
         verb: Verb::Blink,
         name: "blink",
@@ -92,6 +93,12 @@ const TABLE: [Entry; 14] = [
         usage: "sos [LED] [wpm=N]",
     },
     Entry {
+        verb: Verb::Breathe,
+        name: "breathe",
+        aliases: &[],
+        usage: "breathe [LED] [PERIOD]",
+    },
+    Entry {
         verb: Verb::Status,
         name: "status",
         aliases: &[],
@@ -125,7 +132,7 @@ const TABLE: [Entry; 14] = [
 
 impl Verb {
     /// Every order, in the order the documentation lists them.
-    pub const ALL: [Verb; 14] = [
+    pub const ALL: [Verb; 15] = [
         Verb::Blink,
         Verb::On,
         Verb::Off,
@@ -135,6 +142,7 @@ impl Verb {
         Verb::Identify,
         Verb::Morse,
         Verb::Sos,
+        Verb::Breathe,
         Verb::Status,
         Verb::List,
         Verb::Version,
