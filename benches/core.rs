@@ -8,7 +8,7 @@ use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ledd::config::Config;
-use ledd::engine::{Engine, Outcome};
+use ledd::engine::{Caller, Engine, Outcome};
 use ledd::led::sim::SimulatedAttributes;
 use ledd::protocol::{BlinkTiming, Order, Reply, format_number};
 
@@ -81,7 +81,7 @@ fn engine(dir: &Path) -> Engine {
 }
 
 fn reply_of(engine: &mut Engine, order: &Order) -> String {
-    match engine.execute(order, None, false) {
+    match engine.execute(order, &Caller::default(), false) {
         Outcome::Done(reply) => reply.to_string(),
         Outcome::RetryLater => unreachable!("the simulation never asks for a retry"),
     }

@@ -19,6 +19,8 @@ pub const DEFAULT_STATE_FILE: &str = "/var/lib/ledd/state.toml";
 pub const DEFAULT_SOCKET_MODE: u32 = 0o660;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 pub const DEFAULT_MAX_CONNECTIONS_PER_USER: usize = 64;
+pub const DEFAULT_MAX_CLAIMS_PER_LED: usize = 16;
+pub const DEFAULT_MAX_CLAIMS_PER_USER: usize = 32;
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
 pub const DEFAULT_RATE_LIMIT: u32 = 200;
 pub const DEFAULT_STATE_DELAY_SECS: u64 = 1;
@@ -75,6 +77,10 @@ pub struct Config {
     /// Connections one user (uid) may hold at once; root and ledd's own
     /// user count like anyone else.
     pub max_connections_per_user: usize,
+    /// Live claims (`for=`, `hold`) one LED may carry at once.
+    pub max_claims_per_led: usize,
+    /// Live claims one user (uid) may hold at once, on all LEDs.
+    pub max_claims_per_user: usize,
     pub idle_timeout: Duration,
     /// Orders that change an LED, per second and connection; past it ledd
     /// slows that client down.
@@ -85,7 +91,7 @@ pub struct Config {
 }
 
 /// Every top-level key and every LED key, as ledd.toml(5) documents them.
-pub const CONFIG_KEYS: [&str; 15] = [
+pub const CONFIG_KEYS: [&str; 17] = [
     "socket",
     "socket_mode",
     "socket_group",
@@ -98,6 +104,8 @@ pub const CONFIG_KEYS: [&str; 15] = [
     "restore",
     "max_connections",
     "max_connections_per_user",
+    "max_claims_per_led",
+    "max_claims_per_user",
     "idle_timeout",
     "rate_limit",
     "log_level",
@@ -160,6 +168,8 @@ struct RawConfig {
     restore: Option<bool>,
     max_connections: Option<Spanned<i64>>,
     max_connections_per_user: Option<Spanned<i64>>,
+    max_claims_per_led: Option<Spanned<i64>>,
+    max_claims_per_user: Option<Spanned<i64>>,
     idle_timeout: Option<Spanned<i64>>,
     rate_limit: Option<Spanned<i64>>,
     log_level: Option<Spanned<String>>,
@@ -190,6 +200,8 @@ impl Default for Config {
             restore: true,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_user: DEFAULT_MAX_CONNECTIONS_PER_USER,
+            max_claims_per_led: DEFAULT_MAX_CLAIMS_PER_LED,
+            max_claims_per_user: DEFAULT_MAX_CLAIMS_PER_USER,
             idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS),
             rate_limit: DEFAULT_RATE_LIMIT,
             log_level: LevelFilter::Info,
@@ -318,6 +330,16 @@ impl Config {
             raw.max_connections_per_user,
             DEFAULT_MAX_CONNECTIONS_PER_USER,
             "max_connections_per_user",
+        )?;
+        let max_claims_per_led = count(
+            raw.max_claims_per_led,
+            DEFAULT_MAX_CLAIMS_PER_LED,
+            "max_claims_per_led",
+        )?;
+        let max_claims_per_user = count(
+            raw.max_claims_per_user,
+            DEFAULT_MAX_CLAIMS_PER_USER,
+            "max_claims_per_user",
         )?;
         let log_level = match raw.log_level {
             None => defaults.log_level,
@@ -484,6 +506,8 @@ impl Config {
             restore: raw.restore.unwrap_or(defaults.restore),
             max_connections,
             max_connections_per_user,
+            max_claims_per_led,
+            max_claims_per_user,
             idle_timeout: Duration::from_secs(idle_timeout as u64),
             rate_limit,
             log_level,
@@ -606,6 +630,12 @@ device = "PWR"
         let config = parse("log_level = \"debug\"\nmax_connections_per_user = 5").unwrap();
         assert_eq!(config.log_level, LevelFilter::Debug);
         assert_eq!(config.max_connections_per_user, 5);
+        let config = parse("max_claims_per_led = 2\nmax_claims_per_user = 3").unwrap();
+        assert_eq!(
+            (config.max_claims_per_led, config.max_claims_per_user),
+            (2, 3)
+        );
+        assert!(parse("max_claims_per_led = 0").is_err());
         assert!(parse("[leds.x]\ndevice = []\n").is_err());
         assert!(parse("[leds.x]\ndevice = \"x\"\ncolour = \"red\"\n").is_err());
     }

@@ -21,7 +21,7 @@ use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 use crate::access::Peer;
 use crate::config::Config;
 use crate::connection::{self, Admission, Connection, Limits, Line, ReadBuffer, Received};
-use crate::engine::{Engine, Outcome};
+use crate::engine::{Caller, Engine, Outcome};
 use crate::led::Attributes;
 use crate::logging::LevelFilter;
 use crate::protocol::{ErrorKind, Order, OrderError, Reply};
@@ -80,6 +80,9 @@ pub struct Daemon {
     /// The timer that writes coalesced changes to the state file; armed only
     /// while a change is unsaved, so a daemon at rest has no timer.
     save_timer: Option<RegistrationToken>,
+    /// The one timer of the claims: at the nearest deadline, and only while
+    /// a claim has one.
+    claim_timer: Option<(RegistrationToken, Instant)>,
 }
 
 /// Runs ledd until SIGTERM or SIGINT.
@@ -105,6 +108,7 @@ pub fn run(
         trim_pending: false,
         restore_timer: None,
         save_timer: None,
+        claim_timer: None,
     };
     daemon.engine.report_devices();
     daemon.watch_devices_and_restore()?;
@@ -116,6 +120,7 @@ pub fn run(
     })?);
     register_signals(&handle)?;
     daemon.start_timers()?;
+    daemon.arm_claim_timer();
     info!(
         "listening on {}{}; protocol 1",
         daemon.engine.config().socket.display(),
@@ -175,7 +180,7 @@ fn parse_line(line: &[u8]) -> Result<Order, OrderError> {
 /// Whether an order changes an LED: it is rate-limited, logged at `info`
 /// and saved. (The one place the daemon asks.)
 fn is_change(order: &Order) -> bool {
-    matches!(order, Order::Change(_))
+    matches!(order, Order::Change(_) | Order::Release(_))
 }
 
 fn describe_peer(peer: Option<&Peer>) -> String {
@@ -407,6 +412,11 @@ impl Daemon {
         if let Some(client) = self.clients.remove(&id) {
             self.unregister(client);
         }
+        if self.engine.holds(id) {
+            // Its `hold` claims end with it, at once.
+            self.engine.connection_closed(id);
+            self.after_claims_changed();
+        }
         self.schedule_trim();
     }
 
@@ -466,7 +476,8 @@ impl Daemon {
             return TimeoutAction::Drop;
         };
         let now = Instant::now();
-        if !client.conn.is_idle(now, timeout) {
+        // A connection that holds claims is silent on purpose.
+        if !client.conn.is_idle(now, timeout) || self.engine.holds(id) {
             let deadline = client.conn.idle_deadline(timeout);
             return TimeoutAction::ToInstant(deadline.max(now + Duration::from_millis(10)));
         }
@@ -649,16 +660,18 @@ impl Daemon {
         let Some(client) = self.clients.get_mut(&id) else {
             return;
         };
-        match self
-            .engine
-            .execute(&order, client.conn.peer.as_ref(), may_retry)
-        {
+        let caller = Caller {
+            peer: client.conn.peer.as_ref(),
+            connection: Some(id),
+            closing: client.conn.is_read_closed(),
+        };
+        match self.engine.execute(&order, &caller, may_retry) {
             Outcome::Done(reply) => {
                 let peer = client.conn.peer.as_ref();
                 if is_change(&order) {
                     info!("order '{order}' from {}: {reply}", describe_peer(peer));
                     client.conn.queue(&reply);
-                    self.schedule_save();
+                    self.after_claims_changed();
                 } else {
                     debug!("order '{order}' from {}: {reply}", describe_peer(peer));
                     client.conn.queue(&reply);
@@ -707,6 +720,43 @@ impl Daemon {
         match armed {
             Ok(token) => self.restore_timer = Some(token),
             Err(error) => error!("cannot schedule the next restore attempt: {error}"),
+        }
+    }
+
+    /// After an order, an expiry or a closed connection: the save, the
+    /// claims' deadline and the restore attempts may have moved.
+    fn after_claims_changed(&mut self) {
+        self.schedule_save();
+        self.arm_claim_timer();
+        let next = self.engine.next_restore();
+        if next.is_some() || self.restore_timer.is_some() {
+            self.arm_restore_timer(next);
+        }
+    }
+
+    /// Keeps the claim timer at the nearest deadline: re-armed when it
+    /// moves (a shorter claim came), removed when no claim has one.
+    fn arm_claim_timer(&mut self) {
+        let due = self.engine.claims_due_at();
+        if self.claim_timer.map(|(_, at)| at) == due {
+            return;
+        }
+        if let Some((token, _)) = self.claim_timer.take() {
+            self.handle.remove(token);
+        }
+        let Some(at) = due else { return };
+        let armed = self
+            .handle
+            .insert_source(Timer::from_deadline(at), |_, _, daemon| {
+                // This timer is dropped on return: forget it before re-arming.
+                daemon.claim_timer = None;
+                daemon.engine.expire_claims(Instant::now());
+                daemon.after_claims_changed();
+                TimeoutAction::Drop
+            });
+        match armed {
+            Ok(token) => self.claim_timer = Some((token, at)),
+            Err(error) => error!("cannot schedule the end of a claim: {error}"),
         }
     }
 
@@ -818,6 +868,7 @@ impl Daemon {
         let next = self.engine.retry_restores(Instant::now());
         self.arm_restore_timer(next);
         self.schedule_save();
+        self.arm_claim_timer();
     }
 
     /// A reload that brings group rules in: the groups of clients already

@@ -1,18 +1,30 @@
 //! Carries out orders: resolves the LED, drives it through the LED backend,
 //! keeps the state file, and turns every failure into a reply in one place.
 
-use std::collections::HashMap;
-use std::time::Instant;
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::access::{Peer, Policy};
+use crate::claims::{Claim, Claims, Deadline};
 use crate::config::{Config, LedConfig};
 use crate::led::{Attributes, Led, LedError, Target};
 use crate::protocol::{
-    Action, BlinkTiming, Change, ErrorKind, Order, OrderError, PROTOCOL_VERSION, Query, Reply,
-    format_number, quote,
+    Action, BlinkTiming, Change, ErrorKind, Lease, Order, OrderError, PROTOCOL_VERSION, Query,
+    Release, Reply, Which, format_duration, format_number, morse_steps, quote,
 };
 use crate::restore::{Patience, Restores, Stage};
 use crate::state::{SavePlan, SavedState, StateError};
+
+/// Who sends an order: the peer's credentials, and the connection a `hold`
+/// claim lasts for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Caller<'a> {
+    pub peer: Option<&'a Peer>,
+    /// The connection's id; None for callers without one (tests, benches).
+    pub connection: Option<u64>,
+    /// The client has closed its side: a `hold` would end at once.
+    pub closing: bool,
+}
 
 /// The single place where LED failures become `err` replies.
 impl From<LedError> for OrderError {
@@ -64,6 +76,17 @@ pub struct Engine {
     restores: Restores,
     /// Who may change which LED, names resolved at (re)load.
     policy: Policy,
+    /// The live claims, on top of the base states in `saved`.
+    claims: Claims,
+    /// This boot's id, kept with the claims in the state file.
+    boot_id: Option<String>,
+}
+
+/// Now, in milliseconds since the Unix epoch (claims' deadlines on disk).
+fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
 }
 
 impl Engine {
@@ -75,17 +98,32 @@ impl Engine {
             .ok();
         let plan = SavePlan::new(config.state_delay, config.state_max_delay);
         let policy = Policy::resolve(&config);
-        Engine {
+        let saved = on_disk.clone().unwrap_or_default();
+        // for= claims outlive a restart of ledd, not a reboot.
+        let boot_id = crate::state::boot_id();
+        let same_boot = boot_id.is_some() && saved.boot_id == boot_id;
+        let mut claims = Claims::restore(&saved.claims, same_boot, Instant::now(), wall_ms());
+        for claim in claims.retain_leds(|led| config.leds.contains_key(led)) {
+            warn!(
+                "state file has claim {} on LED {}, which is no longer configured; ignored",
+                claim.id, claim.led
+            );
+        }
+        let mut engine = Engine {
             config,
             attrs,
-            saved: on_disk.clone().unwrap_or_default(),
+            saved,
             on_disk,
             plan,
             save_error: None,
             before_retry: HashMap::new(),
             restores: Restores::default(),
             policy,
-        }
+            claims,
+            boot_id,
+        };
+        engine.sync_claims();
+        engine
     }
 
     /// The access policy, with its names resolved.
@@ -109,6 +147,14 @@ impl Engine {
             .set_delays(config.state_delay, config.state_max_delay);
         self.policy = Policy::resolve(&config);
         self.config = config;
+        let leds = &self.config.leds;
+        for claim in self.claims.retain_leds(|led| leds.contains_key(led)) {
+            info!(
+                "claim {} ends: LED {} is no longer configured",
+                claim.id, claim.led
+            );
+        }
+        self.sync_claims();
     }
 
     fn led_config(&self, name: Option<&str>) -> Result<LedConfig, OrderError> {
@@ -157,12 +203,12 @@ impl Engine {
     /// gives [`Outcome::RetryLater`] instead of an error reply. An order that
     /// fails half-way (the trigger switched, its delays refused) puts the
     /// LED back as it was before the order.
-    pub fn execute(&mut self, order: &Order, peer: Option<&Peer>, may_retry: bool) -> Outcome {
+    pub fn execute(&mut self, order: &Order, caller: &Caller, may_retry: bool) -> Outcome {
         let led = match order {
             Order::Change(change) => self.led_config(change.led.as_deref()).ok(),
-            Order::Query(_) => None,
+            Order::Query(_) | Order::Release(_) => None,
         };
-        let outcome = self.try_execute(order, peer);
+        let outcome = self.try_execute(order, caller);
         // The state before the first attempt of an order that was retried.
         let first_before = led
             .as_ref()
@@ -205,11 +251,12 @@ impl Engine {
     fn try_execute(
         &mut self,
         order: &Order,
-        peer: Option<&Peer>,
+        caller: &Caller,
     ) -> Result<Vec<(String, String)>, Failure> {
         let query = match order {
             Order::Query(query) => query,
-            Order::Change(change) => return self.change(change, peer),
+            Order::Change(change) => return self.change(change, caller),
+            Order::Release(release) => return Ok(self.release(release, caller)?),
         };
         match query {
             Query::Version => Ok(vec![
@@ -256,42 +303,309 @@ impl Engine {
                     fields.push(field("restore", stage.into()));
                     fields.push(field("restore_error", kind.as_str().into()));
                 }
+                fields.push(field(
+                    "claims",
+                    self.claims.on(Some(&led.name)).count().to_string(),
+                ));
+                match self.claims.shown(&led.name) {
+                    Some(claim) => {
+                        fields.push(field("shown", "claim".into()));
+                        fields.push(field("claim", claim.id.to_string()));
+                    }
+                    None => fields.push(field("shown", "base".into())),
+                }
                 Ok(fields)
+            }
+            Query::Claims { led } => {
+                let led = match led {
+                    Some(name) => Some(self.led_config(Some(name))?.name),
+                    None => None,
+                };
+                let now = Instant::now();
+                let live: Vec<String> = self
+                    .claims
+                    .on(led.as_deref())
+                    .map(|claim| describe_claim(claim, now))
+                    .collect();
+                Ok(vec![
+                    field("count", live.len().to_string()),
+                    field("live", live.join(",")),
+                ])
             }
         }
     }
 
-    /// Carries out an order that changes an LED.
+    /// Carries out an order that changes an LED: its base state, or a claim
+    /// on top of it. Only what is shown reaches the kernel: a change masked
+    /// by a higher claim is recorded and answered `masked_by=ID`.
     fn change(
         &mut self,
         change: &Change,
-        peer: Option<&Peer>,
+        caller: &Caller,
     ) -> Result<Vec<(String, String)>, Failure> {
         let led = self.led_config(change.led.as_deref())?;
         self.policy
-            .check(&led.name, peer)
+            .check(&led.name, caller.peer)
             .map_err(|message| OrderError::new(ErrorKind::Denied, message))?;
-        let (target, mut fields) = target_of(&change.action);
+        if let Some(lease) = &change.lease {
+            self.check_claim(&led, lease, caller)?;
+        }
+        let masked_by = self
+            .claims
+            .shown(&led.name)
+            .filter(|shown| {
+                change
+                    .lease
+                    .is_none_or(|lease| lease.priority < shown.priority)
+            })
+            .map(|shown| shown.id);
         let mut handle = self.led(&led);
         let state = handle.state()?;
-        let applied = handle
-            .apply_to(&state, &target)
-            .map_err(|error| Failure::Led(Box::new(error), state.as_target()))?;
-        if let Some(level) = applied.level {
-            fields.push(field("brightness", level.to_string()));
-        }
-        if applied.clamped {
-            fields.push(field("clamped", "yes".into()));
-        }
-        let mut reply = vec![
-            field("led", led.name.clone()),
-            field("device", applied.device),
-        ];
+        let (target, mut fields) = target_of(&change.action, state.max_brightness);
+        let device = match masked_by {
+            Some(_) => state.device.clone(),
+            None => {
+                let applied = handle
+                    .apply_to(&state, &target)
+                    .map_err(|error| Failure::Led(Box::new(error), state.as_target()))?;
+                if let Some(level) = applied.level {
+                    fields.push(field("brightness", level.to_string()));
+                }
+                if applied.clamped {
+                    fields.push(field("clamped", "yes".into()));
+                }
+                // A newer order supersedes a saved state still waiting to be restored.
+                self.restores.finish(&led.name);
+                applied.device
+            }
+        };
+        let mut reply = vec![field("led", led.name.clone()), field("device", device)];
         reply.append(&mut fields);
-        // A newer order supersedes a saved state still waiting to be restored.
-        self.restores.finish(&led.name);
-        self.remember(&led.name, target)?;
+        match change.lease {
+            None => self.remember(&led.name, target)?,
+            Some(lease) => {
+                // What the LED showed before its first claim is what it
+                // shows again when the claims are over.
+                if !self.saved.leds.contains_key(&led.name)
+                    && let Some(before) = state.as_target()
+                {
+                    self.saved.leds.insert(led.name.clone(), before);
+                }
+                let id = self.claims.next_id();
+                let now = Instant::now();
+                self.claims.add(Claim {
+                    id,
+                    led: led.name.clone(),
+                    target,
+                    order: change.to_string(),
+                    priority: lease.priority,
+                    uid: caller.peer.map(|peer| peer.uid),
+                    pid: caller.peer.map(|peer| peer.pid),
+                    until: lease.for_ms.map(|ms| Deadline {
+                        at: now + Duration::from_millis(ms),
+                        wall_ms: wall_ms() + ms,
+                    }),
+                    connection: if lease.hold { caller.connection } else { None },
+                });
+                reply.push(field("claim", id.to_string()));
+                reply.push(field("priority", lease.priority.to_string()));
+                if let Some(ms) = lease.for_ms {
+                    reply.push(field("for", format_duration(ms)));
+                }
+                if lease.hold {
+                    reply.push(field("hold", "yes".into()));
+                }
+                self.claims_changed(&led.name)?;
+            }
+        }
+        if let Some(id) = masked_by {
+            reply.push(field("masked_by", id.to_string()));
+        }
         Ok(reply)
+    }
+
+    /// Refuses a claim that could not last, or one over the limits.
+    fn check_claim(
+        &self,
+        led: &LedConfig,
+        lease: &Lease,
+        caller: &Caller,
+    ) -> Result<(), OrderError> {
+        if lease.hold && (caller.connection.is_none() || caller.closing) {
+            return Err(OrderError::new(
+                ErrorKind::Usage,
+                "hold lasts while the connection stays open, and this client has closed its side: it would end at once (keep the connection open, as `ledctl hold` does)",
+            ));
+        }
+        let limit = self.config.max_claims_per_led;
+        if self.claims.on(Some(&led.name)).count() >= limit {
+            return Err(OrderError::new(
+                ErrorKind::Busy,
+                format!(
+                    "LED {} already carries {limit} claims (max_claims_per_led); release one first",
+                    led.name
+                ),
+            ));
+        }
+        let uid = caller.peer.map(|peer| peer.uid);
+        let limit = self.config.max_claims_per_user;
+        if self.claims.count_of_user(uid) >= limit {
+            return Err(OrderError::new(
+                ErrorKind::Busy,
+                format!("you already hold {limit} claims (max_claims_per_user); release one first"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `release [LED] [ID|all]`: ends the caller's claims, one by id, or
+    /// every claim the caller may end (other users' as the LED's access
+    /// policy allows), and shows what is left.
+    fn release(
+        &mut self,
+        release: &Release,
+        caller: &Caller,
+    ) -> Result<Vec<(String, String)>, OrderError> {
+        let led = match &release.led {
+            Some(name) => Some(self.led_config(Some(name))?.name),
+            None => None,
+        };
+        let uid = caller.peer.map(|peer| peer.uid);
+        let may_end =
+            |claim: &Claim| claim.uid == uid || self.policy.check(&claim.led, caller.peer).is_ok();
+        let ids: BTreeSet<u64> = match release.which {
+            Which::Id(id) => {
+                let claim = self
+                    .claims
+                    .get(id)
+                    .filter(|claim| led.as_deref().is_none_or(|led| claim.led == led))
+                    .ok_or_else(|| {
+                        OrderError::new(
+                            ErrorKind::UnknownClaim,
+                            format!(
+                                "no live claim {id}{}; see `claims`",
+                                match &led {
+                                    Some(led) => format!(" on LED {led}"),
+                                    None => String::new(),
+                                }
+                            ),
+                        )
+                    })?;
+                if !may_end(claim) {
+                    return Err(OrderError::new(
+                        ErrorKind::Denied,
+                        format!(
+                            "claim {id} belongs to uid {}, and LED {}'s access policy does not let you end it",
+                            claim.uid.map_or("?".into(), |uid| uid.to_string()),
+                            claim.led
+                        ),
+                    ));
+                }
+                BTreeSet::from([id])
+            }
+            Which::Own => self
+                .claims
+                .on(led.as_deref())
+                .filter(|claim| claim.uid == uid)
+                .map(|claim| claim.id)
+                .collect(),
+            Which::All => self
+                .claims
+                .on(led.as_deref())
+                .filter(|claim| may_end(claim))
+                .map(|claim| claim.id)
+                .collect(),
+        };
+        let ended = self.claims.end(|claim| ids.contains(&claim.id));
+        self.claims_ended(&ended, "released")?;
+        Ok(vec![
+            field("released", ended.len().to_string()),
+            field(
+                "remaining",
+                self.claims.on(led.as_deref()).count().to_string(),
+            ),
+        ])
+    }
+
+    /// Claims ended: each LED they were on shows what is left (its best
+    /// claim, else its base), through the restore path, which writes only
+    /// what differs and waits for udev or the device when it must; the
+    /// state file follows.
+    fn claims_ended(&mut self, ended: &[Claim], why: &str) -> Result<(), OrderError> {
+        let leds: BTreeSet<&str> = ended.iter().map(|claim| claim.led.as_str()).collect();
+        for claim in ended {
+            info!(
+                "claim {} on LED {} {why}: {}",
+                claim.id, claim.led, claim.order
+            );
+        }
+        let shown: Vec<(String, Target)> = leds
+            .iter()
+            .filter_map(|led| Some((led.to_string(), self.shown_target(led)?)))
+            .collect();
+        self.restores.plan(shown);
+        self.restore_due(Instant::now());
+        match leds.first() {
+            Some(led) => self.claims_changed(led),
+            None => Ok(()),
+        }
+    }
+
+    /// What an LED should show: its best claim, else its base.
+    fn shown_target(&self, led: &str) -> Option<Target> {
+        match self.claims.shown(led) {
+            Some(claim) => Some(claim.target.clone()),
+            None => self.saved.leds.get(led).cloned(),
+        }
+    }
+
+    /// The claims changed: the state file's copy of them follows.
+    fn claims_changed(&mut self, led: &str) -> Result<(), OrderError> {
+        self.sync_claims();
+        self.state_changed(led)
+    }
+
+    /// Copies the `for=` claims into the state to save, with the boot they
+    /// belong to.
+    fn sync_claims(&mut self) {
+        self.saved.claims = self.claims.saved();
+        self.saved.boot_id = if self.saved.claims.is_empty() {
+            None
+        } else {
+            self.boot_id.clone()
+        };
+    }
+
+    /// When the nearest claim ends; None when no claim has a deadline, so
+    /// the event loop arms no timer.
+    pub fn claims_due_at(&self) -> Option<Instant> {
+        self.claims.next_deadline()
+    }
+
+    /// Ends the claims whose time is up (the event loop's claim timer).
+    pub fn expire_claims(&mut self, now: Instant) {
+        let ended = self.claims.expire(now);
+        if let Err(error) = self.claims_ended(&ended, "expired") {
+            warn!("{}", error.message);
+        }
+    }
+
+    /// A connection closed: its `hold` claims end at once.
+    pub fn connection_closed(&mut self, connection: u64) {
+        let ended = self.claims.connection_closed(connection);
+        if let Err(error) = self.claims_ended(&ended, "ended with its connection") {
+            warn!("{}", error.message);
+        }
+    }
+
+    /// Whether a connection holds claims (it must not be closed as idle).
+    pub fn holds(&self, connection: u64) -> bool {
+        self.claims.holds(connection)
+    }
+
+    /// When a restore waiting for udev is next tried, if any.
+    pub fn next_restore(&self) -> Option<Instant> {
+        self.restores.next_attempt()
     }
 
     /// Records an LED's new state. With `state_delay = 0` the state file is
@@ -300,6 +614,12 @@ impl Engine {
     /// file holds writes nothing.
     fn remember(&mut self, led: &str, target: Target) -> Result<(), OrderError> {
         self.saved.leds.insert(led.to_string(), target);
+        self.state_changed(led)
+    }
+
+    /// The state to save changed (a base, or the claims): saved at once or
+    /// planned, as [`Engine::remember`] says.
+    fn state_changed(&mut self, led: &str) -> Result<(), OrderError> {
         if self.on_disk.as_ref() == Some(&self.saved) {
             // Back to what the file holds (or never left it): a pending
             // save has nothing left to write.
@@ -402,18 +722,26 @@ impl Engine {
         }
     }
 
-    /// Plans to re-apply the saved state of every configured LED (at start).
+    /// Plans to re-apply the saved state of every configured LED (at
+    /// start): its base, or the claim that survived a restart of ledd.
     pub fn plan_restore(&mut self) {
         let (configured, gone): (Vec<_>, Vec<_>) = self
             .saved
             .leds
-            .clone()
+            .keys()
+            .chain(self.claims.on(None).map(|claim| &claim.led))
+            .cloned()
+            .collect::<BTreeSet<String>>()
             .into_iter()
-            .partition(|(name, _)| self.config.leds.contains_key(name));
-        for (name, _) in gone {
+            .partition(|name| self.config.leds.contains_key(name));
+        for name in gone {
             warn!("state file names LED {name}, which is no longer configured; ignored");
         }
-        self.restores.plan(configured);
+        let shown: Vec<(String, Target)> = configured
+            .into_iter()
+            .filter_map(|name| Some((name.clone(), self.shown_target(&name)?)))
+            .collect();
+        self.restores.plan(shown);
     }
 
     /// Tries the restores that are due. An LED whose kernel state already
@@ -596,8 +924,9 @@ impl From<OrderError> for Failure {
     }
 }
 
-/// The kernel state a change asks for, and the reply fields that say so.
-fn target_of(action: &Action) -> (Target, Vec<(String, String)>) {
+/// The kernel state a change asks for, and the reply fields that say so;
+/// effects compiled into a pattern light the LED at `max_brightness`.
+fn target_of(action: &Action, max_brightness: u32) -> (Target, Vec<(String, String)>) {
     match action {
         Action::Blink {
             freq_hz,
@@ -654,7 +983,55 @@ fn target_of(action: &Action) -> (Target, Vec<(String, String)>) {
             ),
         },
         Action::Off => (Target::Off, vec![field("mode", "off".into())]),
+        Action::Breathe { period_ms } => (
+            Target::Breathe {
+                period_ms: *period_ms,
+            },
+            vec![
+                field("mode", "breathe".into()),
+                field("period", format_duration(*period_ms)),
+            ],
+        ),
+        Action::Morse { words, wpm, repeat } => {
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            let steps = morse_steps(&words, *wpm, max_brightness);
+            let count = steps.len();
+            (
+                Target::Pattern {
+                    steps,
+                    repeat: *repeat,
+                },
+                vec![
+                    field("mode", "pattern".into()),
+                    field("morse", words.join("_")),
+                    field("wpm", wpm.to_string()),
+                    field("steps", count.to_string()),
+                    field("repeat", repeat.to_string()),
+                ],
+            )
+        }
     }
+}
+
+/// One claim in `claims`'s `live` list: `ID:LED:PRIORITY:UID:PID:LEFT:ORDER`
+/// (LEFT is `hold` for a claim without deadline; the order comes last, as it
+/// may hold colons; its spaces become `_` on the wire).
+fn describe_claim(claim: &Claim, now: Instant) -> String {
+    let unknown = || "-".to_string();
+    let left = match claim.left(now) {
+        // Rounded up, so a live claim never says 0.
+        Some(left) => format_duration(left.as_millis().div_ceil(1000).max(1) as u64 * 1000),
+        None => "hold".into(),
+    };
+    format!(
+        "{}:{}:{}:{}:{}:{left}:{}",
+        claim.id,
+        claim.led,
+        claim.priority,
+        claim.uid.map_or_else(unknown, |uid| uid.to_string()),
+        claim.pid.map_or_else(unknown, |pid| pid.to_string()),
+        claim.order
+    )
 }
 
 /// A reply field.
@@ -681,6 +1058,7 @@ fn describe(target: &Target) -> String {
         Target::Heartbeat => "heartbeat".into(),
         Target::Pattern { steps, .. } => format!("playing a {}-step pattern", steps.len()),
         Target::Trigger { name } => format!("on trigger {name}"),
+        Target::Breathe { period_ms } => format!("breathing every {period_ms} ms"),
     }
 }
 
@@ -711,7 +1089,12 @@ mod tests {
     }
 
     fn run_as(engine: &mut Engine, peer: Option<&Peer>, line: &str) -> String {
-        match engine.execute(&Order::parse(line).unwrap(), peer, false) {
+        let caller = Caller {
+            peer,
+            connection: Some(1),
+            closing: false,
+        };
+        match engine.execute(&Order::parse(line).unwrap(), &caller, false) {
             Outcome::Done(reply) => reply.to_string(),
             Outcome::RetryLater => "retry".into(),
         }
@@ -739,7 +1122,7 @@ mod tests {
         );
         assert_eq!(
             run(&mut engine, "status power"),
-            "ok led=power device=PWR exists=no mode=unknown"
+            "ok led=power device=PWR exists=no mode=unknown claims=0 shown=base"
         );
         assert!(
             run(&mut engine, "blink nosuch 2")
@@ -912,5 +1295,280 @@ mod tests {
         let mut engine = engine_with(dir.path(), "state_delay = 0");
         run(&mut engine, "off");
         assert_eq!(SavedState::load(&path).unwrap().leds["status"], Target::Off);
+    }
+
+    fn shown(engine: &mut Engine) -> String {
+        let status = run(engine, "status");
+        let field = |key: &str| {
+            status
+                .split(' ')
+                .find_map(|word| word.strip_prefix(&format!("{key}=")))
+                .unwrap_or("")
+                .to_string()
+        };
+        format!("{} {} {}", field("mode"), field("freq"), field("shown"))
+    }
+
+    #[test]
+    fn a_claim_shows_over_the_base_and_the_base_comes_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut engine = engine(dir.path());
+        run(&mut engine, "blink 2");
+        let reply = run(&mut engine, "blink 5 for=2s");
+        assert!(reply.ends_with("claim=1 priority=5 for=2s"), "{reply}");
+        assert_eq!(shown(&mut engine), "blink 5 claim");
+        assert!(run(&mut engine, "status").contains("claims=1 shown=claim claim=1"));
+        // A base order under the claim changes the base, not the LED.
+        let reply = run(&mut engine, "blink 4");
+        assert!(reply.ends_with("masked_by=1"), "{reply}");
+        assert_eq!(shown(&mut engine), "blink 5 claim");
+        // A lower claim waits under it; an equal newer one is shown.
+        assert!(run(&mut engine, "on hold priority=3").ends_with("masked_by=1"));
+        let due = engine.claims_due_at().expect("a deadline");
+        assert!(run(&mut engine, "heartbeat hold").contains("claim=3"));
+        assert_eq!(shown(&mut engine), "heartbeat  claim");
+        // Its connection closes: back to the for= claim.
+        engine.connection_closed(1);
+        assert_eq!(shown(&mut engine), "blink 5 claim");
+        engine.expire_claims(due - Duration::from_millis(1));
+        assert_eq!(shown(&mut engine), "blink 5 claim", "not before its time");
+        engine.expire_claims(due);
+        assert_eq!(shown(&mut engine), "blink 4 base");
+        assert_eq!(engine.claims_due_at(), None, "no deadline, no timer");
+    }
+
+    #[test]
+    fn claims_are_listed_and_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut engine = engine(dir.path());
+        let me = Peer::new(10, 1000, 1000);
+        let other = Peer::new(11, 1001, 1001);
+        run_as(&mut engine, Some(&me), "blink 5 for=1m");
+        run_as(
+            &mut engine,
+            Some(&other),
+            "blink status 4 for=10s priority=7",
+        );
+        let list = run(&mut engine, "claims");
+        assert!(
+            list.starts_with(
+                "ok count=2 live=1:status:5:1000:10:1m:blink_5_for=1m,2:status:7:1001:11:10s:blink_status_4_for=10s_priority=7"
+            ),
+            "{list}"
+        );
+        assert_eq!(run(&mut engine, "claims power"), "ok count=0 live=");
+        assert_eq!(
+            run_as(&mut engine, Some(&me), "release 9"),
+            "err unknown-claim: no live claim 9; see `claims`"
+        );
+        assert_eq!(
+            run_as(&mut engine, Some(&me), "release"),
+            "ok released=1 remaining=1"
+        );
+        assert_eq!(shown(&mut engine), "blink 4 claim");
+        // No access policy on the LED: anyone may end anyone's claims.
+        assert_eq!(
+            run_as(&mut engine, Some(&me), "release status 2"),
+            "ok released=1 remaining=0"
+        );
+        assert!(run(&mut engine, "status").contains("claims=0 shown=base"));
+    }
+
+    #[test]
+    fn other_users_claims_follow_the_access_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut engine = engine(dir.path());
+        let mut config = engine.config().clone();
+        if let Some(led) = config.leds.get_mut("status") {
+            led.allow_users = vec!["1000".into(), "1001".into()];
+        }
+        engine.reconfigure(config.clone());
+        let owner = Peer::new(10, 1000, 1000);
+        run_as(&mut engine, Some(&owner), "blink 5 for=1m");
+        if let Some(led) = config.leds.get_mut("status") {
+            led.allow_users = vec!["1000".into()];
+        }
+        engine.reconfigure(config);
+        let other = Peer::new(11, 1001, 1001);
+        assert!(run_as(&mut engine, Some(&other), "release 1").starts_with("err denied:"));
+        assert_eq!(
+            run_as(&mut engine, Some(&other), "release all"),
+            "ok released=0 remaining=1"
+        );
+        assert_eq!(
+            run_as(&mut engine, Some(&owner), "release all"),
+            "ok released=1 remaining=0"
+        );
+    }
+
+    #[test]
+    fn bad_claims_get_a_clear_err() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = engine_with(
+            dir.path(),
+            "max_claims_per_led = 2\nmax_claims_per_user = 3",
+        )
+        .config()
+        .clone();
+        let mut engine = Engine::new(config, Box::new(SimulatedAttributes::new(["ACT", "PWR"])));
+        let closing = Caller {
+            peer: None,
+            connection: Some(1),
+            closing: true,
+        };
+        let reply = match engine.execute(&Order::parse("blink 2 hold").unwrap(), &closing, false) {
+            Outcome::Done(reply) => reply.to_string(),
+            Outcome::RetryLater => unreachable!(),
+        };
+        assert!(reply.starts_with("err usage: hold lasts while"), "{reply}");
+        run(&mut engine, "blink 2 for=1m");
+        run(&mut engine, "blink 3 for=1m");
+        assert!(
+            run(&mut engine, "blink 4 for=1m")
+                .starts_with("err busy: LED status already carries 2 claims (max_claims_per_led)")
+        );
+        run(&mut engine, "blink power 4 for=1m");
+        assert!(
+            run(&mut engine, "blink power 5 for=1m")
+                .starts_with("err busy: you already hold 3 claims (max_claims_per_user)")
+        );
+    }
+
+    #[test]
+    fn for_claims_survive_a_restart_not_a_reboot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.toml");
+        let mut first = engine(dir.path());
+        run(&mut first, "blink 2");
+        run(&mut first, "blink 5 for=1h");
+        run(&mut first, "on hold");
+        first.flush();
+        let saved = SavedState::load(&path).unwrap();
+        assert_eq!(saved.claims.len(), 1, "hold claims are not saved");
+        assert_eq!(saved.boot_id, crate::state::boot_id());
+        // A restart: the claim is shown again, with its deadline.
+        let mut second = engine(dir.path());
+        second.plan_restore();
+        second.restore_due(Instant::now());
+        assert_eq!(shown(&mut second), "blink 5 claim");
+        let left = second.claims_due_at().unwrap() - Instant::now();
+        assert!(left > Duration::from_secs(3590), "{left:?}");
+        // Another boot: the base only.
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text = text.replace(saved.boot_id.as_deref().unwrap_or("none"), "another-boot");
+        std::fs::write(&path, text).unwrap();
+        let mut third = engine(dir.path());
+        third.plan_restore();
+        third.restore_due(Instant::now());
+        assert_eq!(shown(&mut third), "blink 2 base");
+        assert_eq!(third.claims_due_at(), None);
+    }
+
+    /// What may happen to the claims of an LED, for the property test.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Base(u8),
+        Claim {
+            freq: u8,
+            priority: u8,
+            /// Whole seconds, or None for `hold` on `connection`.
+            secs: Option<u64>,
+            connection: u64,
+        },
+        Release(u64),
+        Wait(u64),
+        Disconnect(u64),
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        let freq = prop_oneof![Just(1u8), Just(2), Just(4), Just(5), Just(8), Just(10)];
+        prop_oneof![
+            freq.clone().prop_map(Step::Base),
+            (freq, 0u8..=9, proptest::option::of(1u64..20), 1u64..4).prop_map(
+                |(freq, priority, secs, connection)| Step::Claim {
+                    freq,
+                    priority,
+                    secs,
+                    connection
+                }
+            ),
+            (1u64..12).prop_map(Step::Release),
+            (1u64..8).prop_map(Step::Wait),
+            (1u64..4).prop_map(Step::Disconnect),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Any interleaving of base orders, claims, releases, expiries and
+        /// disconnects leaves the kernel showing the highest-priority live
+        /// claim (the newest among equals), else the base.
+        #[test]
+        fn the_kernel_shows_the_best_live_claim_else_the_base(
+            steps in proptest::collection::vec(step(), 0..40)
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut engine = engine_with(dir.path(), "max_claims_per_led = 100\nmax_claims_per_user = 100");
+            let start = Instant::now();
+            run(&mut engine, "blink 1");
+            let delay = |freq: u8| BlinkTiming::from_freq(f64::from(freq), 50.0).delay_on_ms;
+            let mut base = delay(1);
+            // (id, priority, delay_on, deadline in whole seconds or None, connection)
+            let mut model: Vec<(u64, u8, u64, Option<u64>, u64)> = Vec::new();
+            let mut next_id = 0;
+            // Virtual time, half a second off the deadlines' whole seconds,
+            // so the real time the steps take cannot tip a comparison.
+            let mut elapsed_ms = 500;
+            for step in steps {
+                match step {
+                    Step::Base(freq) => {
+                        let order = format!("blink {freq}");
+                        proptest::prop_assert!(run(&mut engine, &order).starts_with("ok"));
+                        base = delay(freq);
+                    }
+                    Step::Claim { freq, priority, secs, connection } => {
+                        let lease = match secs {
+                            Some(secs) => format!("for={}s", secs + elapsed_ms / 1000),
+                            None => "hold".into(),
+                        };
+                        let caller = Caller { peer: None, connection: Some(connection), closing: false };
+                        let order = Order::parse(&format!("blink {freq} {lease} priority={priority}")).unwrap();
+                        let Outcome::Done(reply) = engine.execute(&order, &caller, false) else {
+                            panic!("no retry on the simulation");
+                        };
+                        proptest::prop_assert!(matches!(reply, Reply::Ok(_)), "{}", reply);
+                        next_id += 1;
+                        model.push((next_id, priority, delay(freq), secs.map(|s| s + elapsed_ms / 1000), connection));
+                    }
+                    Step::Release(id) => {
+                        let reply = run(&mut engine, &format!("release {id}"));
+                        let live = model.iter().any(|c| c.0 == id);
+                        proptest::prop_assert_eq!(reply.starts_with("ok"), live, "{}", reply);
+                        model.retain(|c| c.0 != id);
+                    }
+                    Step::Wait(secs) => {
+                        elapsed_ms += secs * 1000;
+                        engine.expire_claims(start + Duration::from_millis(elapsed_ms));
+                        model.retain(|c| c.3.is_none_or(|at| at * 1000 > elapsed_ms));
+                    }
+                    Step::Disconnect(connection) => {
+                        engine.connection_closed(connection);
+                        model.retain(|c| c.3.is_some() || c.4 != connection);
+                    }
+                }
+                let best = model.iter().max_by_key(|c| (c.1, c.0));
+                let expected = format!(
+                    "delay_on={} ",
+                    best.map_or(base, |c| c.2)
+                );
+                let status = run(&mut engine, "status");
+                proptest::prop_assert!(status.contains(&expected), "{} lacks {}", status, expected);
+                let shown = match best {
+                    Some(claim) => format!("shown=claim claim={}", claim.0),
+                    None => "shown=base".into(),
+                };
+                proptest::prop_assert!(status.ends_with(&shown), "{} lacks {}", status, shown);
+            }
+        }
     }
 }

@@ -21,6 +21,7 @@
 extern crate log;
 
 pub mod access;
+pub mod claims;
 pub mod config;
 pub mod connection;
 pub mod daemon;

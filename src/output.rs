@@ -71,6 +71,13 @@ pub fn to_text(reply: &Reply) -> String {
         }
         "off" => format!("{led}: off"),
         "heartbeat" => format!("{led}: heartbeat"),
+        "breathe" => format!("{led}: breathing every {}", get("period")),
+        "pattern" if reply.field("morse").is_some() => format!(
+            "{led}: Morse code {} at {} wpm (repeat {})",
+            get("morse").replace('_', " "),
+            get("wpm"),
+            get("repeat")
+        ),
         "pattern" => format!(
             "{led}: playing a pattern ({} steps, repeat {})",
             get("steps"),

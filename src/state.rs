@@ -13,12 +13,47 @@ use serde::{Deserialize, Serialize};
 
 use crate::led::Target;
 
-/// The LEDs' last ordered states, by logical name.
+/// The LEDs' last ordered states (their base), by logical name, and the
+/// `for=` claims alive when it was written.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SavedState {
+    /// The boot the claims belong to (`/proc/sys/kernel/random/boot_id`):
+    /// a restart of ledd keeps them, a reboot does not. Only with claims.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
     #[serde(default)]
     pub leds: BTreeMap<String, Target>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<SavedClaim>,
+}
+
+/// A `for=` claim in the state file; its deadline is wall-clock time,
+/// since monotonic instants do not survive the process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedClaim {
+    pub id: u64,
+    pub led: String,
+    pub priority: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+    /// The order as the client gave it, for `claims`.
+    pub order: String,
+    /// Milliseconds since the Unix epoch.
+    pub until_ms: u64,
+    pub target: Target,
+}
+
+/// This boot's id, which changes at every boot (None: not Linux, or /proc
+/// not mounted: then no claim survives a restart).
+pub fn boot_id() -> Option<String> {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|id| id.trim().to_string())
+        .filter(|id| !id.is_empty())
 }
 
 #[derive(Debug)]

@@ -123,7 +123,7 @@ fn every_order_and_alias() {
     ledd.kernel_write("PWR", "delay_off", "300");
     assert_eq!(
         ledd.order("status power"),
-        "ok led=power device=PWR exists=yes mode=blink freq=2.5 duty=25 delay_on=100 delay_off=300 trigger=timer brightness=0 max_brightness=255"
+        "ok led=power device=PWR exists=yes mode=blink freq=2.5 duty=25 delay_on=100 delay_off=300 trigger=timer brightness=0 max_brightness=255 claims=0 shown=base"
     );
 }
 
@@ -190,7 +190,7 @@ fn every_error_path_gives_a_clear_err_and_changes_nothing() {
         ),
         (
             "dance",
-            "err usage: unknown order 'dance'; orders: blink, on, off, heartbeat, pattern, trigger, status, list, version",
+            "err usage: unknown order 'dance'; orders: blink, on, off, heartbeat, pattern, trigger, identify, morse, sos, breathe, status, list, version, claims, release",
         ),
         (
             "",
@@ -211,7 +211,7 @@ fn every_error_path_gives_a_clear_err_and_changes_nothing() {
     );
     assert_eq!(
         ledd.order("status ghost"),
-        "ok led=ghost device=nowhere exists=no mode=unknown"
+        "ok led=ghost device=nowhere exists=no mode=unknown claims=0 shown=base"
     );
     // NUL and control characters come back escaped, on one line.
     assert_eq!(
@@ -256,7 +256,7 @@ fn hot_unplug_gives_an_error_not_a_crash() {
     );
     assert_eq!(
         ledd.order("status"),
-        "ok led=status device=ledd:green:status,ACT exists=no mode=unknown"
+        "ok led=status device=ledd:green:status,ACT exists=no mode=unknown claims=0 shown=base"
     );
     // The preferred device appears: ledd uses it at once.
     common::add_fake_led(&ledd.sysfs, "ledd:green:status", 1);

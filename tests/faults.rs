@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use ledd::access::Peer;
 use ledd::config::Config;
-use ledd::engine::{Engine, Outcome};
+use ledd::engine::{Caller, Engine, Outcome};
 use ledd::led::sim::SimulatedAttributes;
 use ledd::led::{Attributes, Target};
 use ledd::protocol::{ErrorKind, Order, Reply};
@@ -163,7 +163,11 @@ impl Rig {
             nix::unistd::getuid().as_raw(),
             nix::unistd::getgid().as_raw(),
         );
-        match self.engine.execute(&order, Some(&peer), may_retry) {
+        let caller = Caller {
+            peer: Some(&peer),
+            ..Caller::default()
+        };
+        match self.engine.execute(&order, &caller, may_retry) {
             Outcome::Done(reply) => Some(reply),
             Outcome::RetryLater => None,
         }

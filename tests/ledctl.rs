@@ -69,7 +69,7 @@ fn subcommands_and_aliases_reach_the_daemon() {
     let status = ledd.ledctl(&["status", "ghost"]);
     assert_eq!(
         stdout(&status),
-        "ghost: no device (nowhere not found)\n  device: nowhere\n  exists: no\n  mode: unknown\n"
+        "ghost: no device (nowhere not found)\n  device: nowhere\n  exists: no\n  mode: unknown\n  claims: 0\n  shown: base\n"
     );
 }
 

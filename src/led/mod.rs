@@ -49,6 +49,26 @@ pub enum Target {
     Trigger {
         name: String,
     },
+    /// The pattern trigger fading from dark to `max_brightness` and back.
+    Breathe {
+        period_ms: u64,
+    },
+}
+
+/// The kernel's pattern file for a breath: entries fade linearly into the
+/// next, so two entries rise and fall.
+fn breath_pattern(period_ms: u64, level: u32) -> Vec<PatternStep> {
+    let half = (period_ms / 2) as u32;
+    vec![
+        PatternStep {
+            brightness: 0,
+            duration_ms: half,
+        },
+        PatternStep {
+            brightness: level,
+            duration_ms: half,
+        },
+    ]
 }
 
 /// A failure of the LED layer, naming what was tried on which file.
@@ -253,6 +273,11 @@ impl KernelState {
                     && self.pattern.as_ref() == Some(&(steps.clone(), *repeat))
             }
             Target::Trigger { name } => active == Some(name.as_str()),
+            Target::Breathe { period_ms } => {
+                active == Some("pattern")
+                    && self.pattern.as_ref()
+                        == Some(&(breath_pattern(*period_ms, self.max_brightness), -1))
+            }
         }
     }
 
@@ -274,6 +299,17 @@ impl KernelState {
                     delay_off: *delay_off,
                 },
                 ("heartbeat", _, _) => Target::Heartbeat,
+                ("pattern", _, Some((steps, -1)))
+                    if *steps
+                        == breath_pattern(
+                            u64::from(steps[0].duration_ms) * 2,
+                            self.max_brightness,
+                        ) =>
+                {
+                    Target::Breathe {
+                        period_ms: u64::from(steps[0].duration_ms) * 2,
+                    }
+                }
                 ("pattern", _, Some((steps, repeat))) if steps.len() >= 2 => Target::Pattern {
                     steps: steps.clone(),
                     repeat: *repeat,
@@ -594,6 +630,26 @@ impl<A: Attributes + ?Sized> Led<'_, A> {
                 self.ensure_trigger(state, "pattern")?;
                 self.write(&device, "pattern", &kernel_pattern(steps))?;
                 self.write(&device, "repeat", &repeat.to_string())?;
+                applied.wrote = true;
+            }
+            Target::Breathe { period_ms } => {
+                if state.max_brightness < 2 {
+                    return Err(LedError::Invalid {
+                        led: self.name.to_string(),
+                        message: format!(
+                            "device {device} has max_brightness {}: it is only on or off and cannot breathe (try blink)",
+                            state.max_brightness
+                        ),
+                    });
+                }
+                self.ensure_trigger(state, "pattern")?;
+                // Unheld entries: the kernel dims gradually between them.
+                let entries: Vec<String> = breath_pattern(*period_ms, state.max_brightness)
+                    .iter()
+                    .map(|e| format!("{} {}", e.brightness, e.duration_ms))
+                    .collect();
+                self.write(&device, "pattern", &entries.join(" "))?;
+                self.write(&device, "repeat", "-1")?;
                 applied.wrote = true;
             }
         }

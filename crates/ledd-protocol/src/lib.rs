@@ -21,15 +21,17 @@
 //! ```
 
 mod event;
+mod morse;
 mod order;
 mod reply;
 mod timing;
 mod verb;
 
 pub use event::Event;
-pub use order::{Action, Change, Order, PatternStep, Query};
+pub use morse::{DEFAULT_WPM, MAX_WPM, MIN_WPM, check_morse, morse_steps};
+pub use order::{Action, Change, Lease, Order, PatternStep, Query, Release, Which};
 pub use reply::{ErrorKind, FieldType, OrderError, Reply, field_type, format_number};
-pub use timing::BlinkTiming;
+pub use timing::{BlinkTiming, format_duration, parse_duration};
 pub use verb::{Verb, canonical_verb, usage_of};
 
 /// Version of the line protocol spoken on the socket.
@@ -49,6 +51,20 @@ pub const DEFAULT_DUTY: f64 = 50.0;
 /// step that holds its brightness takes two (see ledd's `led::kernel_pattern`).
 pub const MIN_PATTERN_STEPS: usize = 2;
 pub const MAX_PATTERN_STEPS: usize = 512;
+/// Bounds of a claim's `for=DURATION`, in milliseconds: 100 ms to 7 days.
+pub const MIN_CLAIM_MS: u64 = 100;
+pub const MAX_CLAIM_MS: u64 = 7 * 24 * 3600 * 1000;
+/// A claim's `priority=N`: 0 to 9, 5 unless given.
+pub const DEFAULT_PRIORITY: u8 = 5;
+pub const MAX_PRIORITY: u8 = 9;
+/// `identify`: a fast blink at the highest priority, 30 s unless told.
+pub const IDENTIFY_FREQ_HZ: f64 = 5.0;
+pub const IDENTIFY_FOR_MS: u64 = 30_000;
+/// `breathe`'s period: 1 s to 1 min, 4 s unless given. (The kernel updates
+/// a fading brightness every 50 ms.)
+pub const MIN_BREATH_MS: u64 = 1000;
+pub const MAX_BREATH_MS: u64 = 60_000;
+pub const DEFAULT_BREATH_MS: u64 = 4000;
 /// Longest logical LED name.
 pub const MAX_LED_NAME: usize = 64;
 

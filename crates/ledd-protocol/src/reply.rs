@@ -29,10 +29,12 @@ pub enum ErrorKind {
     State,
     /// The access policy does not allow this client to change the LED.
     Denied,
+    /// No live claim has that id (it ended, or never was).
+    UnknownClaim,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::Usage,
         ErrorKind::UnknownLed,
         ErrorKind::Range,
@@ -44,6 +46,7 @@ impl ErrorKind {
         ErrorKind::TooLong,
         ErrorKind::State,
         ErrorKind::Denied,
+        ErrorKind::UnknownClaim,
     ];
 
     /// The word on the wire.
@@ -66,6 +69,7 @@ impl ErrorKind {
             ErrorKind::TooLong => "too-long",
             ErrorKind::State => "state",
             ErrorKind::Denied => "denied",
+            ErrorKind::UnknownClaim => "unknown-claim",
         }
     }
 
@@ -155,7 +159,10 @@ pub enum FieldType {
 pub fn field_type(key: &str) -> FieldType {
     match key {
         "freq" | "duty" | "delay_on" | "delay_off" | "brightness" | "max_brightness"
-        | "requested" | "repeat" | "steps" | "protocol" => FieldType::Number,
+        | "requested" | "repeat" | "steps" | "protocol" | "claim" | "claims" | "priority"
+        | "masked_by" | "released" | "remaining" | "id" | "uid" | "pid" | "count" | "wpm" => {
+            FieldType::Number
+        }
         "exists" | "clamped" => FieldType::Boolean,
         "leds" => FieldType::List,
         _ => FieldType::Text,

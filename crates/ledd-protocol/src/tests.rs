@@ -5,6 +5,7 @@ fn change(led: Option<&str>, action: Action) -> Order {
     Order::Change(Change {
         led: led.map(String::from),
         action,
+        lease: None,
     })
 }
 use proptest::prelude::*;
@@ -213,7 +214,9 @@ fn reply_round_trip() {
 
 fn order_strategy() -> impl Strategy<Value = Order> {
     let led = proptest::option::of(
-        "[a-z][a-z0-9_-]{0,10}".prop_filter("numeric word", |s| as_number(s).is_none()),
+        "[a-z][a-z0-9_-]{0,10}".prop_filter("numeric word or keyword", |s| {
+            as_number(s).is_none() && s != "hold" && s != "all"
+        }),
     );
     let step = (0u32..=255, 0u32..=100_000).prop_map(|(brightness, duration_ms)| PatternStep {
         brightness,
@@ -222,6 +225,7 @@ fn order_strategy() -> impl Strategy<Value = Order> {
     prop_oneof![
         (led.clone(), MIN_FREQ_HZ..=MAX_FREQ_HZ, MIN_DUTY..=MAX_DUTY).prop_map(
             |(led, freq_hz, duty_percent)| Order::Change(Change {
+                lease: None,
                 led,
                 action: Action::Blink {
                     freq_hz,
@@ -231,15 +235,18 @@ fn order_strategy() -> impl Strategy<Value = Order> {
         ),
         (led.clone(), proptest::option::of(1u32..100_000)).prop_map(|(led, brightness)| {
             Order::Change(Change {
+                lease: None,
                 led,
                 action: Action::On { brightness },
             })
         }),
         led.clone().prop_map(|led| Order::Change(Change {
+            lease: None,
             led,
             action: Action::Off
         })),
         led.clone().prop_map(|led| Order::Change(Change {
+            lease: None,
             led,
             action: Action::Heartbeat
         })),
@@ -249,22 +256,161 @@ fn order_strategy() -> impl Strategy<Value = Order> {
             prop_oneof![Just(-1), 1i32..1000]
         )
             .prop_map(|(led, steps, repeat)| Order::Change(Change {
+                lease: None,
                 led,
                 action: Action::Pattern { steps, repeat }
             })),
         (led.clone(), "[a-z][a-z0-9-]{0,12}").prop_map(|(led, name)| Order::Change(Change {
+            lease: None,
             led,
             action: Action::Trigger { name }
         })),
-        led.prop_map(|led| Order::Query(Query::Status { led })),
+        led.clone()
+            .prop_map(|led| Order::Query(Query::Status { led })),
+        led.clone()
+            .prop_map(|led| Order::Query(Query::Claims { led })),
+        (
+            led,
+            prop_oneof![
+                Just(Which::Own),
+                Just(Which::All),
+                any::<u64>().prop_map(Which::Id)
+            ]
+        )
+            .prop_map(|(led, which)| Order::Release(Release { led, which })),
         Just(Order::Query(Query::List)),
         Just(Order::Query(Query::Version)),
     ]
 }
 
+/// Orders, changes with or without a lease.
+fn leased_order_strategy() -> impl Strategy<Value = Order> {
+    let lease = (
+        proptest::option::of(MIN_CLAIM_MS..=MAX_CLAIM_MS),
+        any::<bool>(),
+        0..=MAX_PRIORITY,
+    )
+        .prop_map(|(for_ms, hold, priority)| {
+            (for_ms.is_some() || hold).then_some(Lease {
+                for_ms,
+                hold,
+                priority,
+            })
+        });
+    (order_strategy(), lease).prop_map(|(mut order, lease)| {
+        if let Order::Change(change) = &mut order {
+            change.lease = lease;
+        }
+        order
+    })
+}
+
+#[test]
+fn claims_take_trailing_modifiers_in_any_order() {
+    let lease = |line: &str| match parse(line) {
+        Order::Change(change) => change.lease,
+        other => panic!("{line}: {other:?}"),
+    };
+    assert_eq!(lease("blink 2"), None);
+    assert_eq!(
+        lease("blink status 8 priority=7 for=2s"),
+        Some(Lease {
+            for_ms: Some(2000),
+            hold: false,
+            priority: 7
+        })
+    );
+    assert_eq!(
+        lease("pattern 1:100 0:100 repeat=3 hold"),
+        Some(Lease {
+            for_ms: None,
+            hold: true,
+            priority: DEFAULT_PRIORITY
+        })
+    );
+    assert_eq!(
+        parse("clignote 2 for=500ms").to_string(),
+        "blink 2 for=500ms"
+    );
+    // identify: a fast blink on top of everything, 30 s unless told.
+    assert_eq!(
+        parse("identify power").to_string(),
+        "blink power 5 for=30s priority=9"
+    );
+    assert_eq!(
+        parse("identify for=1m").to_string(),
+        "blink 5 for=1m priority=9"
+    );
+    assert_eq!(kind("blink 2 for=10"), ErrorKind::Usage);
+    assert_eq!(kind("blink 2 for=2x"), ErrorKind::Usage);
+    assert_eq!(kind("blink 2 for=50ms"), ErrorKind::Range);
+    assert_eq!(kind("blink 2 for=8d"), ErrorKind::Range);
+    assert_eq!(kind("blink 2 for=99999999999999999999h"), ErrorKind::Usage);
+    assert_eq!(kind("blink 2 hold priority=10"), ErrorKind::Range);
+    assert_eq!(kind("blink 2 hold priority=-1"), ErrorKind::Usage);
+    assert_eq!(kind("blink 2 priority=3"), ErrorKind::Usage);
+    assert_eq!(kind("blink 2 hold hold"), ErrorKind::Usage);
+    assert_eq!(kind("status hold"), ErrorKind::Usage);
+    assert_eq!(kind("release for=2s"), ErrorKind::Usage);
+}
+
+#[test]
+fn breathe_takes_a_period() {
+    assert_eq!(parse("breathe").to_string(), "breathe");
+    assert_eq!(
+        parse("breathe power 2500ms").to_string(),
+        "breathe power 2500ms"
+    );
+    assert_eq!(parse("breathe 6s hold").to_string(), "breathe 6s hold");
+    assert_eq!(kind("breathe 100ms"), ErrorKind::Range);
+    assert_eq!(kind("breathe 4"), ErrorKind::Range);
+    assert_eq!(kind("breathe power 4s 5s"), ErrorKind::Usage);
+}
+
+#[test]
+fn morse_and_sos() {
+    assert_eq!(
+        parse("morse power hello world wpm=12 repeat=2 for=1m").to_string(),
+        "morse power HELLO WORLD wpm=12 repeat=2 for=1m"
+    );
+    assert_eq!(parse("morse sos").to_string(), "morse SOS");
+    assert_eq!(parse("sos").to_string(), "morse SOS");
+    assert_eq!(
+        parse("sos power wpm=10").to_string(),
+        "morse power SOS wpm=10"
+    );
+    assert_eq!(kind("morse"), ErrorKind::Usage);
+    assert_eq!(kind("morse power a#b"), ErrorKind::Range);
+    assert_eq!(kind("morse sos wpm=61"), ErrorKind::Range);
+    assert_eq!(kind("sos repeat=2"), ErrorKind::Usage);
+    assert_eq!(
+        kind(&format!("morse {}", "0".repeat(60))),
+        ErrorKind::TooLong
+    );
+}
+
+#[test]
+fn claims_and_release_name_leds_and_ids() {
+    assert_eq!(parse("claims"), Order::Query(Query::Claims { led: None }));
+    let release = |line: &str| match parse(line) {
+        Order::Release(release) => (release.led, release.which),
+        other => panic!("{line}: {other:?}"),
+    };
+    assert_eq!(release("release"), (None, Which::Own));
+    assert_eq!(release("release 12"), (None, Which::Id(12)));
+    assert_eq!(release("release all"), (None, Which::All));
+    assert_eq!(release("release power"), (Some("power".into()), Which::Own));
+    assert_eq!(
+        release("release power all"),
+        (Some("power".into()), Which::All)
+    );
+    assert_eq!(kind("release power x"), ErrorKind::Usage);
+    assert_eq!(kind("release a b c"), ErrorKind::Usage);
+}
+
 proptest! {
     #[test]
-    fn format_then_parse_gives_the_order_back(order in order_strategy()) {
+    fn format_then_parse_gives_the_order_back(order in leased_order_strategy()) {
         let line = order.to_string();
         prop_assert_eq!(Order::parse(&line).unwrap(), order, "line: {}", line);
     }
@@ -295,7 +441,7 @@ proptest! {
     }
 
     #[test]
-    fn wordy_lines_never_panic(line in "(blink|on|off|pattern|trigger|status|clignote) ?[ a-z0-9:.=eE+-]{0,40}") {
+    fn wordy_lines_never_panic(line in "(blink|on|off|pattern|trigger|status|clignote|identify|claims|release|morse|sos|breathe) ?[ a-z0-9:.=eE+-]{0,40}( hold| for=[0-9]{0,4}(ms|s|m|h|d|x)| priority=[0-9]{0,2})*") {
         let _ = Order::parse(&line);
     }
 }
@@ -316,6 +462,6 @@ fn the_unknown_order_message_lists_every_order() {
     let error = Order::parse("reboot").unwrap_err();
     assert_eq!(
         error.message,
-        "unknown order 'reboot'; orders: blink, on, off, heartbeat, pattern, trigger, status, list, version"
+        "unknown order 'reboot'; orders: blink, on, off, heartbeat, pattern, trigger, identify, morse, sos, breathe, status, list, version, claims, release"
     );
 }

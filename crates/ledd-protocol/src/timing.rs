@@ -1,4 +1,63 @@
-//! The timer trigger's arithmetic: from a frequency and duty to delays, and back.
+//! The timer trigger's arithmetic: from a frequency and duty to delays, and
+//! back; and the durations of claims (`for=10s`).
+
+use crate::{MAX_CLAIM_MS, MIN_CLAIM_MS, OrderError, quote};
+
+/// The units of a duration, largest first, in milliseconds.
+const UNITS: [(&str, u64); 5] = [
+    ("d", 86_400_000),
+    ("h", 3_600_000),
+    ("m", 60_000),
+    ("s", 1000),
+    ("ms", 1),
+];
+
+/// Reads `for=`'s DURATION: a whole number and a unit (`500ms`, `10s`, `2m`,
+/// `1h`, `1d`), 100 ms to 7 days.
+///
+/// ```
+/// use ledd_protocol::{format_duration, parse_duration};
+///
+/// assert_eq!(parse_duration("2m").unwrap(), 120_000);
+/// assert_eq!(format_duration(90_000), "90s");
+/// assert_eq!(parse_duration("10").unwrap_err().kind.as_str(), "usage");
+/// assert_eq!(parse_duration("8d").unwrap_err().kind.as_str(), "range");
+/// ```
+pub fn parse_duration(text: &str) -> Result<u64, OrderError> {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = text.split_at(digits);
+    let malformed = || {
+        OrderError::usage(format!(
+            "duration '{}' is not a whole number with a unit (ms, s, m, h or d): 500ms, 10s, 2m, 1h",
+            quote(text)
+        ))
+    };
+    let scale = UNITS
+        .iter()
+        .find(|(name, _)| *name == unit)
+        .map(|(_, scale)| *scale)
+        .ok_or_else(malformed)?;
+    let count: u64 = number.parse().map_err(|_| malformed())?;
+    count
+        .checked_mul(scale)
+        .filter(|ms| (MIN_CLAIM_MS..=MAX_CLAIM_MS).contains(ms))
+        .ok_or_else(|| {
+            OrderError::range(format!(
+                "duration '{}' is out of range (100ms to 7d)",
+                quote(text)
+            ))
+        })
+}
+
+/// A duration in the largest unit that says it exactly (`90s`, `2m`, `1500ms`).
+pub fn format_duration(ms: u64) -> String {
+    let (name, scale) = UNITS
+        .iter()
+        .find(|(_, scale)| ms.is_multiple_of(*scale) && ms >= *scale)
+        .copied()
+        .unwrap_or(("ms", 1));
+    format!("{}{name}", ms / scale)
+}
 
 /// The timer trigger's delays for a frequency and duty, and what they give back.
 ///

@@ -18,9 +18,15 @@ pub enum Verb {
     Heartbeat,
     Pattern,
     Trigger,
+    Identify,
+    Morse,
+    Sos,
+    Breathe,
     Status,
     List,
     Version,
+    Claims,
+    Release,
 }
 
 /// Per verb: its word, its aliases (the seed's French words), its usage line.
@@ -31,7 +37,7 @@ struct Entry {
     usage: &'static str,
 }
 
-const TABLE: [Entry; 9] = [
+const TABLE: [Entry; 15] = [
     Entry {
         verb: Verb::Blink,
         name: "blink",
@@ -69,6 +75,30 @@ const TABLE: [Entry; 9] = [
         usage: "trigger [LED] KERNEL_TRIGGER",
     },
     Entry {
+        verb: Verb::Identify,
+        name: "identify",
+        aliases: &[],
+        usage: "identify [LED] [for=DURATION]",
+    },
+    Entry {
+        verb: Verb::Morse,
+        name: "morse",
+        aliases: &[],
+        usage: "morse [LED] TEXT... [wpm=N] [repeat=N]",
+    },
+    Entry {
+        verb: Verb::Sos,
+        name: "sos",
+        aliases: &[],
+        usage: "sos [LED] [wpm=N]",
+    },
+    Entry {
+        verb: Verb::Breathe,
+        name: "breathe",
+        aliases: &[],
+        usage: "breathe [LED] [PERIOD]",
+    },
+    Entry {
         verb: Verb::Status,
         name: "status",
         aliases: &[],
@@ -86,20 +116,38 @@ const TABLE: [Entry; 9] = [
         aliases: &[],
         usage: "version",
     },
+    Entry {
+        verb: Verb::Claims,
+        name: "claims",
+        aliases: &[],
+        usage: "claims [LED]",
+    },
+    Entry {
+        verb: Verb::Release,
+        name: "release",
+        aliases: &[],
+        usage: "release [LED] [ID|all]",
+    },
 ];
 
 impl Verb {
     /// Every order, in the order the documentation lists them.
-    pub const ALL: [Verb; 9] = [
+    pub const ALL: [Verb; 15] = [
         Verb::Blink,
         Verb::On,
         Verb::Off,
         Verb::Heartbeat,
         Verb::Pattern,
         Verb::Trigger,
+        Verb::Identify,
+        Verb::Morse,
+        Verb::Sos,
+        Verb::Breathe,
         Verb::Status,
         Verb::List,
         Verb::Version,
+        Verb::Claims,
+        Verb::Release,
     ];
 
     fn entry(self) -> &'static Entry {
