@@ -10,7 +10,7 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use crate::access::Peer;
-use crate::protocol::{ErrorKind, MAX_LINE, OrderError, Reply};
+use crate::protocol::{ErrorKind, Event, MAX_LINE, OrderError, Reply};
 
 /// Replies buffered for a client before ledd stops reading its orders.
 pub const MAX_PENDING_OUTPUT: usize = 64 * 1024;
@@ -237,6 +237,16 @@ impl Connection {
         // Formatted straight into the output (writing to a Vec cannot fail):
         // no line of its own to allocate, grow and copy per reply.
         let _ = writeln!(self.output, "{reply}");
+    }
+
+    /// Adds an event (`watch`) to the output.
+    pub fn queue_event(&mut self, event: &Event) {
+        let _ = writeln!(self.output, "{event}");
+    }
+
+    /// Bytes waiting to go out.
+    pub fn pending_output(&self) -> usize {
+        self.output.len()
     }
 
     pub fn has_output(&self) -> bool {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use ledd::output;
-use ledd::protocol::{Order, Reply, Verb};
+use ledd::protocol::{Event, Order, Reply, Verb};
 use ledd_client::{Connection, Endpoint, ExitCode};
 
 const EXIT_CODES: &str = "\
@@ -139,6 +139,11 @@ enum Command {
         #[arg(value_name = "COMMAND", required = true, last = true)]
         command: Vec<String>,
     },
+    /// Print the LEDs' state now and at every change, until interrupted
+    Watch {
+        /// The LEDs (default: every LED)
+        leds: Vec<String>,
+    },
     /// Relay standard input and output to ledd's socket (the far end of --host)
     DialStdio,
     /// Print a shell completion script
@@ -220,6 +225,7 @@ fn command_line(command: &Command) -> String {
         Command::List => (Verb::List, Vec::new()),
         Command::Claims { led } => (Verb::Claims, led.iter().cloned().collect()),
         Command::Release { args } => (Verb::Release, args.clone()),
+        Command::Watch { leds } => (Verb::Watch, leds.clone()),
         Command::Version
         | Command::DialStdio
         | Command::Completions { .. }
@@ -254,6 +260,51 @@ fn print_reply(reply: &Reply, json: bool) -> bool {
         }
     };
     printed.is_ok()
+}
+
+/// `ledctl watch`: the reply, then one line per event until ledd closes the
+/// connection (or the user interrupts). Only the reply waits `timeout`.
+fn watch(endpoint: &Endpoint, order: &Order, timeout: Duration, json: bool) -> ProcessExit {
+    let mut ledd = match Connection::open(endpoint, timeout) {
+        Ok(ledd) => ledd,
+        Err(error) => return fail(json, error.kind_word(), error.code, &error.message),
+    };
+    match ledd.order(order) {
+        Ok(Reply::Ok(_)) => {}
+        Ok(refused) => {
+            return if print_reply(&refused, json) {
+                ExitCode::Refused.into()
+            } else {
+                ExitCode::Broken.into()
+            };
+        }
+        Err(error) => return fail(json, error.kind_word(), error.code, &error.message),
+    }
+    if let Err(error) = ledd.get_ref().set_read_timeout(None) {
+        return fail(json, "broken", ExitCode::Broken, &error.to_string());
+    }
+    let mut stdout = std::io::stdout().lock();
+    loop {
+        let line = match ledd.receive_line() {
+            Ok(line) => line,
+            Err(error) => return fail(json, error.kind_word(), error.code, &error.message),
+        };
+        let Ok(event) = Event::parse(line) else {
+            continue; // not an event: nothing this client asked for
+        };
+        let shown = if json {
+            output::event_to_json(&event).to_string()
+        } else {
+            output::event_to_text(&event)
+        };
+        // A closed pipe (`ledctl watch | head`) ends the watch quietly.
+        if writeln!(stdout, "{shown}")
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            return ProcessExit::SUCCESS;
+        }
+    }
 }
 
 fn fail(json: bool, kind: &str, code: ExitCode, message: &str) -> ProcessExit {
@@ -310,6 +361,9 @@ fn main() -> ProcessExit {
     };
     if let Command::Hold { command, .. } = &cli.order {
         return hold::run(&endpoint, &order, command, timeout, cli.json);
+    }
+    if let Command::Watch { .. } = &cli.order {
+        return watch(&endpoint, &order, timeout, cli.json);
     }
     let reply = match Connection::open(&endpoint, timeout).and_then(|mut ledd| ledd.order(&order)) {
         Ok(reply) => reply,

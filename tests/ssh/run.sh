@@ -2,7 +2,7 @@
 # ledctl over ssh, for real: Debian's sshd on 127.0.0.1 (a free port, a
 # throwaway host key and user key), a real ledd behind it on the shared fake
 # LED tree, and `ledctl -H ssh://…` / `ledctl dial-stdio` driving it: every
-# exit code, --json, ssh's own failures (closed port, changed host key), a
+# exit code, --json, watch, ssh's own failures (closed port, changed host key), a
 # far user outside the socket's group, option injection through the URL,
 # the socket forward and the client examples of ledd-protocol(7).
 # Prints PASS/FAIL per check, ends with "N passed, N failed, N skipped".
@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=tests/lib/tier.sh
 . "$ROOT/tests/lib/tier.sh"
 tier_needs_root ssh "sshd, and a throwaway user and group for the permission check"
-tier_plan 20
+tier_plan 21
 
 for tool in /usr/sbin/sshd ssh ssh-keygen nc python3 useradd; do
 	command -v "$tool" >/dev/null || {
@@ -143,6 +143,20 @@ run "$LEDCTL" -H "$HOST" --socket "$TMP/none.sock" status
 expect "no ledd on the far side: unreachable" 3 "does not exist"
 LEDD_REMOTE_LEDCTL=/nonexistent/ledctl run "$LEDCTL" -H "$HOST" --socket "$SOCK" status
 expect "no ledctl on the far side: unreachable" 3 "no ledctl on"
+
+# watch through ssh: the state now, then the change another client makes.
+"$LEDCTL" -H "$HOST" --socket "$SOCK" --json watch >"$TMP/watch.out" 2>"$TMP/watch.err" &
+watch_pid=$!
+for _ in $(seq 50); do [ -s "$TMP/watch.out" ] && break; sleep 0.1; done
+"$LEDCTL" --socket "$SOCK" blink 5 >/dev/null
+for _ in $(seq 50); do [ "$(wc -l <"$TMP/watch.out")" -ge 2 ] && break; sleep 0.1; done
+kill "$watch_pid" 2>/dev/null || true
+wait "$watch_pid" 2>/dev/null || true
+if [ "$(sed -n 1p "$TMP/watch.out" | grep -c '"mode":"off"')" = 1 ] && [ "$(sed -n 2p "$TMP/watch.out" | grep -c '"freq":5,')" = 1 ]; then
+	pass "watch --json through ssh: the state, then another client's change"
+else
+	fail "watch through ssh: $(cat "$TMP/watch.out" "$TMP/watch.err")"
+fi
 
 # --- ssh's own failures -----------------------------------------------------------
 closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -164,7 +164,7 @@ pub fn field_type(key: &str) -> FieldType {
             FieldType::Number
         }
         "exists" | "clamped" => FieldType::Boolean,
-        "leds" => FieldType::List,
+        "leds" | "watching" => FieldType::List,
         _ => FieldType::Text,
     }
 }

@@ -280,6 +280,11 @@ fn order_strategy() -> impl Strategy<Value = Order> {
             .prop_map(|(led, which)| Order::Release(Release { led, which })),
         Just(Order::Query(Query::List)),
         Just(Order::Query(Query::Version)),
+        proptest::collection::btree_set("[a-z][a-z0-9_-]{0,10}", 0..4).prop_map(|leds| {
+            Order::Query(Query::Watch {
+                leds: leds.into_iter().collect(),
+            })
+        }),
     ]
 }
 
@@ -447,6 +452,28 @@ proptest! {
 }
 
 #[test]
+fn watch_takes_led_names_only_each_once() {
+    assert_eq!(
+        parse("watch"),
+        Order::Query(Query::Watch { leds: Vec::new() })
+    );
+    assert_eq!(
+        parse("watch power status power"),
+        Order::Query(Query::Watch {
+            leds: vec!["power".into(), "status".into()]
+        })
+    );
+    assert_eq!(
+        parse("watch power status").to_string(),
+        "watch power status"
+    );
+    assert_eq!(kind("watch 2"), ErrorKind::Usage);
+    assert_eq!(kind("watch ../x"), ErrorKind::Usage);
+    assert_eq!(kind("watch power for=10s"), ErrorKind::Usage);
+    assert_eq!(field_type("watching"), FieldType::List);
+}
+
+#[test]
 fn events_and_replies_share_their_fields() {
     let event = Event::parse("event led=power mode=blink freq=2").unwrap();
     assert_eq!(field_type("freq"), FieldType::Number);
@@ -462,6 +489,6 @@ fn the_unknown_order_message_lists_every_order() {
     let error = Order::parse("reboot").unwrap_err();
     assert_eq!(
         error.message,
-        "unknown order 'reboot'; orders: blink, on, off, heartbeat, pattern, trigger, identify, morse, sos, breathe, status, list, version, claims, release"
+        "unknown order 'reboot'; orders: blink, on, off, heartbeat, pattern, trigger, identify, morse, sos, breathe, status, list, version, claims, release, watch"
     );
 }
