@@ -331,6 +331,13 @@ impl Engine {
                 fields.push(field("exists", "no".into()));
                 fields.push(field("mode", "unknown".into()));
             }
+            // Its files vanished between finding the device and reading
+            // them: it is being unplugged, as the next look will confirm.
+            Err(LedError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {
+                fields.push(field("device", led.devices.join(",")));
+                fields.push(field("exists", "no".into()));
+                fields.push(field("mode", "unknown".into()));
+            }
             Err(error) => return Err(error.into()),
         }
         if let Some((stage, kind)) = self.restores.describe(&led.name) {
