@@ -5,8 +5,8 @@
 
 # shellcheck shell=dash disable=SC2034  # LEDD_CHECKS is used by /init
 LEDD_CHECKS="$LEDD_CHECKS
- s12-watch-first-event s12-watch-order-event s12-watch-at-rest-no-wakeup
- s12-watch-unplugged s12-watch-plugged-again"
+ s13-watch-first-event s13-watch-order-event s13-watch-at-rest-no-wakeup
+ s13-watch-unplugged s13-watch-plugged-again"
 
 # watch_lines: the event lines the watcher printed so far.
 watch_lines() { grep -c '"event":true' /tmp/watch.out 2>/dev/null || echo 0; }
@@ -37,12 +37,12 @@ watch_main() {
 	WATCH_PID=$!
 	ok=1
 	wait_watch_lines 1 && watch_line 1 | grep -q '"mode":"off"' && ok=0
-	verdict s12-watch-first-event $ok "$(cat /tmp/watch.out)"
+	verdict s13-watch-first-event $ok "$(cat /tmp/watch.out)"
 
 	lc blink caps 4
 	ok=1
 	wait_watch_lines 2 && watch_line 2 | grep -q '"freq":4,' && ok=0
-	verdict s12-watch-order-event $ok "$(watch_line 2)"
+	verdict s13-watch-order-event $ok "$(watch_line 2)"
 
 	# A watcher waits in the kernel, ledd too, while the kernel blinks
 	# (after ledd's 1 s heap trim that follows ledctl's leaving).
@@ -52,20 +52,20 @@ watch_main() {
 	after=$(ctxt_switches "$LEDD_PID")
 	ok=1
 	[ -n "$before" ] && [ "$before" = "$after" ] && [ "$(watch_lines)" = 2 ] && ok=0
-	verdict s12-watch-at-rest-no-wakeup $ok "ledd context switches $before -> $after over 2 s; watcher lines $(watch_lines)"
+	verdict s13-watch-at-rest-no-wakeup $ok "ledd context switches $before -> $after over 2 s; watcher lines $(watch_lines)"
 
 	echo serio0 >/sys/bus/serio/drivers/atkbd/unbind
 	ok=1
 	# One event, however many uevents the unplug makes (LEDs, input device).
 	wait_watch_lines 3 && watch_line 3 | grep -q '"exists":false' && sleep 1 && [ "$(watch_lines)" = 3 ] && ok=0
-	verdict s12-watch-unplugged $ok "$(watch_line 3); lines: $(watch_lines)"
+	verdict s13-watch-unplugged $ok "$(watch_line 3); lines: $(watch_lines)"
 
 	echo serio0 >/sys/bus/serio/drivers/atkbd/bind
 	ok=1
 	# The device is back (ledd restores nothing here: restore = false): an
 	# event says it exists again, as the kernel shows it, with no order.
 	wait_watch_lines 4 && watch_line 4 | grep -q '"exists":true' && ok=0
-	verdict s12-watch-plugged-again $ok "$(watch_line 4); $(watch_line 5) leds: $(echo /sys/class/leds/* | sed 's|/sys/class/leds/||g')"
+	verdict s13-watch-plugged-again $ok "$(watch_line 4); $(watch_line 5) leds: $(echo /sys/class/leds/* | sed 's|/sys/class/leds/||g')"
 	kill "$WATCH_PID" 2>/dev/null
 	stop_ledd TERM
 	info "watch: ledd log: $(tail -n 8 /tmp/ledd.log | tr '\n' '|')"
