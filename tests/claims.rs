@@ -184,3 +184,31 @@ fn breathe_fades_where_the_led_can_dim() {
         "{reply}"
     );
 }
+
+#[test]
+fn ledctl_hold_places_its_claim_again_when_ledd_restarts() {
+    let mut ledd = Ledd::start("");
+    ledd.order("blink 2");
+    let mut hold = std::process::Command::new(common::LEDCTL)
+        .arg("--socket")
+        .arg(&ledd.socket)
+        .args(["hold", "blink", "5", "--", "sleep", "30"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("the claim", || ledd.read("ACT", "delay_on") == "100");
+    ledd.signal(Signal::SIGKILL);
+    ledd.wait_exit();
+    // The kernel keeps blinking the claim; a new ledd knows nothing of it
+    // (hold claims die with ledd) until ledctl places it again.
+    ledd.kernel_write("ACT", "delay_on", "250");
+    ledd.spawn(&[]);
+    eventually("the claim placed again", || {
+        ledd.order("status").contains("claims=1 shown=claim")
+    });
+    assert_eq!(ledd.read("ACT", "delay_on"), "100");
+    hold.kill().unwrap();
+    hold.wait().unwrap();
+    eventually("the base again", || ledd.read("ACT", "delay_on") == "250");
+}
