@@ -212,3 +212,38 @@ fn ledctl_hold_places_its_claim_again_when_ledd_restarts() {
     hold.wait().unwrap();
     eventually("the base again", || ledd.read("ACT", "delay_on") == "250");
 }
+
+/// Voluntary and involuntary context switches of every thread of `pid`.
+fn context_switches(pid: i32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|task| std::fs::read_to_string(task.unwrap().path().join("status")).unwrap())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|line| line.contains("ctxt_switches:"))
+                .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}
+
+#[test]
+fn a_pending_claim_wakes_ledd_at_its_deadline_only() {
+    let ledd = Ledd::start("state_delay = 0");
+    ledd.order("blink 2");
+    assert!(ledd.order("blink 5 for=1h").contains("claim=1"));
+    assert!(ledd.order("blink power 5 for=3s").contains("claim=2"));
+    // The memory trim 1 s after the last client leaves goes first.
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = context_switches(ledd.pid());
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(
+        context_switches(ledd.pid()),
+        before,
+        "woken with claims pending"
+    );
+    eventually("the 3 s claim ended", || {
+        ledd.order("status power").contains("claims=0")
+    });
+}
