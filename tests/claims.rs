@@ -122,7 +122,10 @@ fn ledctl_hold_runs_a_command_under_a_claim() {
     let output = ledd.ledctl(&["--for", "10s", "--priority", "8", "identify"]);
     assert!(output.status.success());
     let claims = String::from_utf8_lossy(&ledd.ledctl(&["claims"]).stdout).into_owned();
-    assert!(claims.contains(":status:8:"), "{claims}");
+    assert!(
+        claims.contains("on status: blink 5 for=10s priority=8 (priority 8,"),
+        "{claims}"
+    );
     let output = ledd.ledctl(&["--priority", "8", "blink", "2"]);
     assert_eq!(output.status.code(), Some(2), "priority without a claim");
 }
