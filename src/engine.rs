@@ -517,7 +517,7 @@ impl Engine {
                 .collect(),
         };
         let ended = self.claims.end(|claim| ids.contains(&claim.id));
-        self.claims_ended(&ended, "released")?;
+        self.claims_ended(&ended, "released", Instant::now())?;
         Ok(vec![
             field("released", ended.len().to_string()),
             field(
@@ -531,7 +531,7 @@ impl Engine {
     /// claim, else its base), through the restore path, which writes only
     /// what differs and waits for udev or the device when it must; the
     /// state file follows.
-    fn claims_ended(&mut self, ended: &[Claim], why: &str) -> Result<(), OrderError> {
+    fn claims_ended(&mut self, ended: &[Claim], why: &str, now: Instant) -> Result<(), OrderError> {
         let leds: BTreeSet<&str> = ended.iter().map(|claim| claim.led.as_str()).collect();
         for claim in ended {
             info!(
@@ -544,7 +544,7 @@ impl Engine {
             .filter_map(|led| Some((led.to_string(), self.shown_target(led)?)))
             .collect();
         self.restores.plan(shown);
-        self.restore_due(Instant::now());
+        self.restore_due(now);
         match leds.first() {
             Some(led) => self.claims_changed(led),
             None => Ok(()),
@@ -585,7 +585,7 @@ impl Engine {
     /// Ends the claims whose time is up (the event loop's claim timer).
     pub fn expire_claims(&mut self, now: Instant) {
         let ended = self.claims.expire(now);
-        if let Err(error) = self.claims_ended(&ended, "expired") {
+        if let Err(error) = self.claims_ended(&ended, "expired", now) {
             warn!("{}", error.message);
         }
     }
@@ -593,7 +593,7 @@ impl Engine {
     /// A connection closed: its `hold` claims end at once.
     pub fn connection_closed(&mut self, connection: u64) {
         let ended = self.claims.connection_closed(connection);
-        if let Err(error) = self.claims_ended(&ended, "ended with its connection") {
+        if let Err(error) = self.claims_ended(&ended, "ended with its connection", Instant::now()) {
             warn!("{}", error.message);
         }
     }
