@@ -363,7 +363,10 @@ impl Engine {
         let state = handle.state()?;
         let (target, mut fields) = target_of(&change.action, state.max_brightness);
         let device = match masked_by {
-            Some(_) => state.device.clone(),
+            Some(_) => {
+                handle.check(&state, &target)?;
+                state.device.clone()
+            }
             None => {
                 let applied = handle
                     .apply_to(&state, &target)
@@ -1318,6 +1321,10 @@ mod tests {
         assert!(reply.ends_with("claim=1 priority=5 for=2s"), "{reply}");
         assert_eq!(shown(&mut engine), "blink 5 claim");
         assert!(run(&mut engine, "status").contains("claims=1 shown=claim claim=1"));
+        // A masked change the LED could never show is refused now, not at
+        // the claim's end.
+        assert!(run(&mut engine, "breathe").starts_with("err range:"));
+        assert!(run(&mut engine, "trigger mmc0").starts_with("err no-trigger:"));
         // A base order under the claim changes the base, not the LED.
         let reply = run(&mut engine, "blink 4");
         assert!(reply.ends_with("masked_by=1"), "{reply}");
