@@ -331,31 +331,31 @@ impl Engine {
                 fields.push(field("exists", "no".into()));
                 fields.push(field("mode", "unknown".into()));
             }
-            // Its files vanished between finding the device and reading
-            // them: it is being unplugged, as the next look will confirm.
-            Err(LedError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {
-                fields.push(field("device", led.devices.join(",")));
-                fields.push(field("exists", "no".into()));
-                fields.push(field("mode", "unknown".into()));
-            }
             Err(error) => return Err(error.into()),
         }
-        if let Some((stage, kind)) = self.restores.describe(&led.name) {
+        fields.extend(self.what_ledd_knows(&led.name));
+        Ok(fields)
+    }
+
+    /// The end of `status`: a restore waiting, the claims, what is shown.
+    fn what_ledd_knows(&self, led: &str) -> Vec<(String, String)> {
+        let mut fields = Vec::new();
+        if let Some((stage, kind)) = self.restores.describe(led) {
             fields.push(field("restore", stage.into()));
             fields.push(field("restore_error", kind.as_str().into()));
         }
         fields.push(field(
             "claims",
-            self.claims.on(Some(&led.name)).count().to_string(),
+            self.claims.on(Some(led)).count().to_string(),
         ));
-        match self.claims.shown(&led.name) {
+        match self.claims.shown(led) {
             Some(claim) => {
                 fields.push(field("shown", "claim".into()));
                 fields.push(field("claim", claim.id.to_string()));
             }
             None => fields.push(field("shown", "base".into())),
         }
-        Ok(fields)
+        fields
     }
 
     /// The `status` fields for a `watch` event (without `brightness` while a
@@ -379,12 +379,24 @@ impl Engine {
                     Failure::Led(error, _) => OrderError::from(*error),
                     Failure::Order(error) => error,
                 };
-                vec![
-                    field("led", led.to_string()),
-                    field("exists", "no".into()),
-                    field("mode", "unknown".into()),
-                    field("error", error.kind.as_str().into()),
-                ]
+                let mut fields = vec![field("led", led.to_string())];
+                match self.config.leds.get(led) {
+                    // Its files vanished between finding the device and
+                    // reading them (an unplug in progress): shown as the
+                    // missing device the next look will find.
+                    Some(config) if error.kind == ErrorKind::NoDevice => {
+                        fields.push(field("device", config.devices.join(",")));
+                        fields.push(field("exists", "no".into()));
+                        fields.push(field("mode", "unknown".into()));
+                        fields.extend(self.what_ledd_knows(led));
+                    }
+                    _ => {
+                        fields.push(field("exists", "no".into()));
+                        fields.push(field("mode", "unknown".into()));
+                        fields.push(field("error", error.kind.as_str().into()));
+                    }
+                }
+                fields
             }
         }
     }
@@ -417,7 +429,10 @@ impl Engine {
         let state = handle.state()?;
         let (target, mut fields) = target_of(&change.action, state.max_brightness);
         let device = match masked_by {
-            Some(_) => state.device.clone(),
+            Some(_) => {
+                handle.check(&state, &target)?;
+                state.device.clone()
+            }
             None => {
                 let applied = handle
                     .apply_to(&state, &target)
@@ -571,7 +586,7 @@ impl Engine {
                 .collect(),
         };
         let ended = self.claims.end(|claim| ids.contains(&claim.id));
-        self.claims_ended(&ended, "released")?;
+        self.claims_ended(&ended, "released", Instant::now())?;
         Ok(vec![
             field("released", ended.len().to_string()),
             field(
@@ -585,7 +600,7 @@ impl Engine {
     /// claim, else its base), through the restore path, which writes only
     /// what differs and waits for udev or the device when it must; the
     /// state file follows.
-    fn claims_ended(&mut self, ended: &[Claim], why: &str) -> Result<(), OrderError> {
+    fn claims_ended(&mut self, ended: &[Claim], why: &str, now: Instant) -> Result<(), OrderError> {
         let leds: BTreeSet<&str> = ended.iter().map(|claim| claim.led.as_str()).collect();
         for claim in ended {
             info!(
@@ -598,7 +613,7 @@ impl Engine {
             .filter_map(|led| Some((led.to_string(), self.shown_target(led)?)))
             .collect();
         self.restores.plan(shown);
-        self.restore_due(Instant::now());
+        self.restore_due(now);
         match leds.first() {
             Some(led) => self.claims_changed(led),
             None => Ok(()),
@@ -639,7 +654,7 @@ impl Engine {
     /// Ends the claims whose time is up (the event loop's claim timer).
     pub fn expire_claims(&mut self, now: Instant) {
         let ended = self.claims.expire(now);
-        if let Err(error) = self.claims_ended(&ended, "expired") {
+        if let Err(error) = self.claims_ended(&ended, "expired", now) {
             warn!("{}", error.message);
         }
     }
@@ -647,7 +662,7 @@ impl Engine {
     /// A connection closed: its `hold` claims end at once.
     pub fn connection_closed(&mut self, connection: u64) {
         let ended = self.claims.connection_closed(connection);
-        if let Err(error) = self.claims_ended(&ended, "ended with its connection") {
+        if let Err(error) = self.claims_ended(&ended, "ended with its connection", Instant::now()) {
             warn!("{}", error.message);
         }
     }
@@ -1372,6 +1387,10 @@ mod tests {
         assert!(reply.ends_with("claim=1 priority=5 for=2s"), "{reply}");
         assert_eq!(shown(&mut engine), "blink 5 claim");
         assert!(run(&mut engine, "status").contains("claims=1 shown=claim claim=1"));
+        // A masked change the LED could never show is refused now, not at
+        // the claim's end.
+        assert!(run(&mut engine, "breathe").starts_with("err range:"));
+        assert!(run(&mut engine, "trigger mmc0").starts_with("err no-trigger:"));
         // A base order under the claim changes the base, not the LED.
         let reply = run(&mut engine, "blink 4");
         assert!(reply.ends_with("masked_by=1"), "{reply}");

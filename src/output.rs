@@ -73,6 +73,31 @@ pub fn event_to_text(event: &Event) -> String {
     line
 }
 
+/// `claims`' list, one claim a line: `ID:LED:PRIORITY:UID:PID:LEFT:ORDER`
+/// (ledd-protocol(7)) in words.
+fn claims_text(live: &str) -> String {
+    if live.is_empty() {
+        return "no claims".into();
+    }
+    live.split(',')
+        .map(|claim| match claim.splitn(7, ':').collect::<Vec<_>>()[..] {
+            [id, led, priority, uid, pid, left, order] => {
+                let left = if left == "hold" {
+                    "while its client is connected".to_string()
+                } else {
+                    format!("{left} left")
+                };
+                format!(
+                    "claim {id} on {led}: {} (priority {priority}, uid {uid}, pid {pid}, {left})",
+                    order.replace('_', " ")
+                )
+            }
+            _ => claim.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The reply in words, for people.
 pub fn to_text(reply: &Reply) -> String {
     let summary = summary(reply);
@@ -91,6 +116,9 @@ pub fn to_text(reply: &Reply) -> String {
 /// The first line of [`to_text`]: what the reply says, in words.
 fn summary(reply: &Reply) -> String {
     let get = |key: &str| reply.field(key).unwrap_or("");
+    if let Some(live) = reply.field("live") {
+        return claims_text(live);
+    }
     let led = get("led");
     let mode = get("mode");
     match mode {
@@ -168,5 +196,16 @@ mod tests {
         );
         let reply = Reply::parse("ok version=0.1.0 protocol=1").unwrap();
         assert_eq!(to_text(&reply), "version: 0.1.0\nprotocol: 1");
+        let reply = Reply::parse(
+            "ok count=2 live=3:status:9:1000:42:30s:blink_5_for=30s_priority=9,4:power:5:0:7:hold:pattern_1:100_0:100_hold",
+        )
+        .unwrap();
+        assert_eq!(
+            to_text(&reply),
+            "claim 3 on status: blink 5 for=30s priority=9 (priority 9, uid 1000, pid 42, 30s left)\n\
+             claim 4 on power: pattern 1:100 0:100 hold (priority 5, uid 0, pid 7, while its client is connected)"
+        );
+        let reply = Reply::parse("ok count=0 live=").unwrap();
+        assert_eq!(to_text(&reply), "no claims");
     }
 }

@@ -122,7 +122,10 @@ fn ledctl_hold_runs_a_command_under_a_claim() {
     let output = ledd.ledctl(&["--for", "10s", "--priority", "8", "identify"]);
     assert!(output.status.success());
     let claims = String::from_utf8_lossy(&ledd.ledctl(&["claims"]).stdout).into_owned();
-    assert!(claims.contains(":status:8:"), "{claims}");
+    assert!(
+        claims.contains("on status: blink 5 for=10s priority=8 (priority 8,"),
+        "{claims}"
+    );
     let output = ledd.ledctl(&["--priority", "8", "blink", "2"]);
     assert_eq!(output.status.code(), Some(2), "priority without a claim");
 }
@@ -183,4 +186,67 @@ fn breathe_fades_where_the_led_can_dim() {
         reply.starts_with("err range: LED status: device ACT has max_brightness 1"),
         "{reply}"
     );
+}
+
+#[test]
+fn ledctl_hold_places_its_claim_again_when_ledd_restarts() {
+    let mut ledd = Ledd::start("");
+    ledd.order("blink 2");
+    let mut hold = std::process::Command::new(common::LEDCTL)
+        .arg("--socket")
+        .arg(&ledd.socket)
+        .args(["hold", "blink", "5", "--", "sleep", "30"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("the claim", || ledd.read("ACT", "delay_on") == "100");
+    ledd.signal(Signal::SIGKILL);
+    ledd.wait_exit();
+    // The kernel keeps blinking the claim; a new ledd knows nothing of it
+    // (hold claims die with ledd) until ledctl places it again.
+    ledd.kernel_write("ACT", "delay_on", "250");
+    ledd.spawn(&[]);
+    eventually("the claim placed again", || {
+        ledd.order("status").contains("claims=1 shown=claim")
+    });
+    assert_eq!(ledd.read("ACT", "delay_on"), "100");
+    hold.kill().unwrap();
+    hold.wait().unwrap();
+    eventually("the base again", || ledd.read("ACT", "delay_on") == "250");
+}
+
+/// Voluntary and involuntary context switches of every thread of `pid`.
+fn context_switches(pid: i32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|task| std::fs::read_to_string(task.unwrap().path().join("status")).unwrap())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|line| line.contains("ctxt_switches:"))
+                .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}
+
+#[test]
+fn a_pending_claim_wakes_ledd_at_its_deadline_only() {
+    let ledd = Ledd::start("state_delay = 0");
+    ledd.order("blink 2");
+    assert!(ledd.order("blink 5 for=1h").contains("claim=1"));
+    assert!(ledd.order("blink power 5 for=3s").contains("claim=2"));
+    // The memory trim 1 s after the last client leaves goes first.
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = context_switches(ledd.pid());
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(
+        context_switches(ledd.pid()),
+        before,
+        "woken with claims pending"
+    );
+    eventually("the 3 s claim ended", || {
+        ledd.order("status power").contains("claims=0")
+    });
 }

@@ -983,3 +983,29 @@ fn a_state_file_that_is_a_directory_or_names_unknown_leds_does_not_stop_ledd() {
     assert!(log.contains("cannot restore LED power"), "{log}");
     assert!(ledd.order("blink power 2").starts_with("ok"));
 }
+
+#[test]
+fn a_claim_that_ends_waits_for_udev_like_a_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rig = Rig::new(&dir.path().join("state.toml"));
+    rig.ok("blink 2");
+    rig.ok("pattern 1:100 0:100 for=1s");
+    // Back to the timer trigger: its new delay files are refused until
+    // udev hands them over, after two attempts.
+    rig.arm_times("delay_on", libc_errno::EACCES, false, 2);
+    let start = Instant::now() + Duration::from_secs(1);
+    rig.engine.expire_claims(start);
+    assert_eq!(restore_shown(&mut rig), restore("waiting", "permission"));
+    let next = rig.engine.next_restore().expect("a retry is scheduled");
+    let mut waits = vec![next - start];
+    waits.extend(restore_until_settled(&mut rig, next));
+    assert_eq!(waits, [5, 10].map(Duration::from_millis));
+    let status = rig.ok("status");
+    assert_eq!(
+        field(&status, "delay_on").as_deref(),
+        Some("250"),
+        "{status}"
+    );
+    assert_eq!(field(&status, "shown").as_deref(), Some("base"));
+    assert_eq!(field(&status, "restore"), None);
+}

@@ -386,10 +386,11 @@ if ($method === 'POST') {
     $ledRaw = isset($_POST['led']) && is_string($_POST['led']) ? $_POST['led'] : null;
     $blink = isset($_POST['clignote']);
     $off = isset($_POST['eteindre']);
+    $identify = isset($_POST['identifier']);
     $keepLed = ($ledRaw !== null && preg_match(LED_NAME_RE, $ledRaw) === 1) ? $ledRaw : null;
 
-    if ($blink === $off) {
-        redirect_with('err', 'Choisissez une action : « Clignoter » ou « Eteindre ».', $keepLed, $freqRaw);
+    if ((int) $blink + (int) $off + (int) $identify !== 1) {
+        redirect_with('err', 'Choisissez une action : « Clignoter », « Eteindre » ou « Identifier ».', $keepLed, $freqRaw);
         exit;
     }
     $freq = null;
@@ -417,11 +418,15 @@ if ($method === 'POST') {
             exit;
         }
         // Le seul ordre de ce clic, construit uniquement à partir de valeurs vérifiées.
-        $reply = $ledd->ask($blink ? "blink $led $freq" : "off $led");
+        // « Identifier » : un clignotement rapide par-dessus tout, 30 s, puis la LED revient
+        // d'elle-même à ce qu'elle montrait (une revendication de ledd, voir ledd-protocol(7)).
+        $reply = $ledd->ask($blink ? "blink $led $freq" : ($identify ? "identify $led" : "off $led"));
         if ($reply->ok) {
             $msg = $blink
                 ? 'Ordre exécuté : clignoter à ' . fr_number((float) $freq) . " Hz sur la LED « $led »."
-                : "Ordre exécuté : la LED « $led » est éteinte.";
+                : ($identify
+                    ? "Ordre exécuté : la LED « $led » clignote vite pendant 30 s pour qu'on la repère, puis revient à son état."
+                    : "Ordre exécuté : la LED « $led » est éteinte.");
             redirect_with('ok', $msg, $led, $freqRaw);
         } else {
             redirect_with('err', explain_err($reply), $led, $freqRaw);
@@ -516,6 +521,7 @@ if ($method === 'HEAD') {
            cursor: pointer; color: #fff; }
   button[name=clignote] { background: #0969da; }
   button[name=eteindre] { background: #424a53; }
+  button[name=identifier] { background: #8250df; }
   footer { margin-top: 1.5rem; font-size: .85rem; color: var(--gris); }
   footer a { color: inherit; }
 </style>
@@ -559,6 +565,7 @@ if ($method === 'HEAD') {
     <div class="boutons">
       <button type="submit" name="clignote" value="1">Clignoter</button>
       <button type="submit" name="eteindre" value="1">Eteindre</button>
+      <button type="submit" name="identifier" value="1">Identifier</button>
     </div>
   </form>
   <footer>

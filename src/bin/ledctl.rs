@@ -51,12 +51,13 @@ struct Cli {
 enum Command {
     /// Blink an LED at FREQ_HZ (0.001 to 500), with DUTY_PERCENT on (1 to 99, default 50)
     Blink {
-        #[arg(value_name = "ARGS", num_args = 1..=3, required = true, allow_hyphen_values = true)]
+        // Up to 3 words, and the protocol's for=, hold, priority= (--for, --priority).
+        #[arg(value_name = "ARGS", num_args = 1..=6, required = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Light an LED at its maximum brightness, or at BRIGHTNESS (clamped to the maximum)
     On {
-        #[arg(value_name = "ARGS", num_args = 0..=2, allow_hyphen_values = true)]
+        #[arg(value_name = "ARGS", num_args = 0..=5, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Turn an LED off (no trigger, dark)
@@ -79,7 +80,7 @@ enum Command {
     },
     /// Hand an LED to any kernel trigger it lists (mmc0, cpu, netdev, ...)
     Trigger {
-        #[arg(value_name = "ARGS", num_args = 1..=2, required = true)]
+        #[arg(value_name = "ARGS", num_args = 1..=5, required = true)]
         args: Vec<String>,
     },
     /// Make an LED blink fast on top of everything, for 30 s or --for, to find the device

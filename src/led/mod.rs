@@ -533,16 +533,53 @@ impl<A: Attributes + ?Sized> Led<'_, A> {
         if state.triggers.is_active(trigger) {
             return Ok(false);
         }
-        if !state.triggers.offers(trigger) {
-            return Err(LedError::NoTrigger {
-                led: self.name.to_string(),
-                device: state.device.clone(),
-                trigger: trigger.to_string(),
-                available: state.triggers.available.clone(),
-            });
-        }
+        self.offered(state, trigger)?;
         self.write(&state.device, "trigger", trigger)?;
         Ok(true)
+    }
+
+    /// Refuses a trigger the device does not list (its module is not loaded).
+    fn offered(&self, state: &KernelState, trigger: &str) -> Result<(), LedError> {
+        if state.triggers.is_active(trigger) || state.triggers.offers(trigger) {
+            return Ok(());
+        }
+        Err(LedError::NoTrigger {
+            led: self.name.to_string(),
+            device: state.device.clone(),
+            trigger: trigger.to_string(),
+            available: state.triggers.available.clone(),
+        })
+    }
+
+    /// Whether the device can show `target` at all, without writing: its
+    /// trigger is listed, a pattern's levels fit, a breath has levels to
+    /// fade through. A change masked by a claim is checked so, and refused
+    /// now rather than when it is finally shown.
+    pub fn check(&self, state: &KernelState, target: &Target) -> Result<(), LedError> {
+        let invalid = |message: String| LedError::Invalid {
+            led: self.name.to_string(),
+            message,
+        };
+        match target {
+            Target::Off | Target::On { .. } => Ok(()),
+            Target::Blink { .. } => self.offered(state, "timer"),
+            Target::Heartbeat => self.offered(state, "heartbeat"),
+            Target::Trigger { name } => self.offered(state, name),
+            Target::Pattern { steps, .. } => {
+                if let Some(step) = steps.iter().find(|s| s.brightness > state.max_brightness) {
+                    return Err(invalid(format!(
+                        "pattern brightness {} is above the device's max_brightness {}",
+                        step.brightness, state.max_brightness
+                    )));
+                }
+                self.offered(state, "pattern")
+            }
+            Target::Breathe { .. } if state.max_brightness < 2 => Err(invalid(format!(
+                "device {} has max_brightness {}: it is only on or off and cannot breathe (try blink)",
+                state.device, state.max_brightness
+            ))),
+            Target::Breathe { .. } => self.offered(state, "pattern"),
+        }
     }
 
     /// Makes the kernel do what `target` asks, writing as little as possible:
@@ -574,6 +611,7 @@ impl<A: Attributes + ?Sized> Led<'_, A> {
         if state.matches(target) {
             return Ok(applied);
         }
+        self.check(state, target)?;
         match target {
             Target::Off => {
                 if !state.triggers.is_active("none") {
@@ -618,30 +656,12 @@ impl<A: Attributes + ?Sized> Led<'_, A> {
                 applied.wrote = self.ensure_trigger(state, name)?;
             }
             Target::Pattern { steps, repeat } => {
-                if let Some(step) = steps.iter().find(|s| s.brightness > state.max_brightness) {
-                    return Err(LedError::Invalid {
-                        led: self.name.to_string(),
-                        message: format!(
-                            "pattern brightness {} is above the device's max_brightness {}",
-                            step.brightness, state.max_brightness
-                        ),
-                    });
-                }
                 self.ensure_trigger(state, "pattern")?;
                 self.write(&device, "pattern", &kernel_pattern(steps))?;
                 self.write(&device, "repeat", &repeat.to_string())?;
                 applied.wrote = true;
             }
             Target::Breathe { period_ms } => {
-                if state.max_brightness < 2 {
-                    return Err(LedError::Invalid {
-                        led: self.name.to_string(),
-                        message: format!(
-                            "device {device} has max_brightness {}: it is only on or off and cannot breathe (try blink)",
-                            state.max_brightness
-                        ),
-                    });
-                }
                 self.ensure_trigger(state, "pattern")?;
                 // Unheld entries: the kernel dims gradually between them.
                 let entries: Vec<String> = breath_pattern(*period_ms, state.max_brightness)

@@ -7,9 +7,11 @@
  * milliseconds), so this reads the file with pread() in a loop and stamps
  * every sample with CLOCK_MONOTONIC.
  *
- * usage: ledsample [-i INTERVAL_US] BRIGHTNESS_FILE SECONDS
+ * usage: ledsample [-i INTERVAL_US] [-r] BRIGHTNESS_FILE SECONDS
  *   INTERVAL_US: pause between samples (default 1000). A pause keeps the single
  *   guest CPU available to ledd while we sample (restart scenario).
+ *   -r: also print runs=LEVEL:MS,... , every complete on (1) or off (0) run
+ *   between two toggles, in order (Morse timing).
  *
  * Prints one line (key=value, machine readable):
  *   samples=N toggles=N rises=N freq=HZ duty=PERCENT maxgap_ms=MS
@@ -54,19 +56,26 @@ static int read_level(int fd, const char *path)
 int main(int argc, char **argv)
 {
 	long interval_us = 1000;
-	int opt;
-	while ((opt = getopt(argc, argv, "i:")) != -1) {
+	int opt, print_runs = 0;
+	while ((opt = getopt(argc, argv, "i:r")) != -1) {
 		if (opt == 'i') {
 			interval_us = strtol(optarg, NULL, 10);
+		} else if (opt == 'r') {
+			print_runs = 1;
 		} else {
-			fprintf(stderr, "usage: ledsample [-i US] FILE SECONDS\n");
+			fprintf(stderr, "usage: ledsample [-i US] [-r] FILE SECONDS\n");
 			return 2;
 		}
 	}
 	if (argc - optind != 2) {
-		fprintf(stderr, "usage: ledsample [-i US] FILE SECONDS\n");
+		fprintf(stderr, "usage: ledsample [-i US] [-r] FILE SECONDS\n");
 		return 2;
 	}
+	/* Toggle times and the level each one entered, for -r. */
+	enum { MAX_RUNS = 4096 };
+	static double toggle_at[MAX_RUNS];
+	static int toggle_level[MAX_RUNS];
+	long kept = 0;
 	const char *path = argv[optind];
 	double secs = strtod(argv[optind + 1], NULL);
 	int fd = open(path, O_RDONLY);
@@ -96,6 +105,11 @@ int main(int argc, char **argv)
 			max_sample_gap = t - prev_sample;
 		prev_sample = t;
 		if (cur != level) {
+			if (kept < MAX_RUNS) {
+				toggle_at[kept] = t;
+				toggle_level[kept] = cur;
+				kept++;
+			}
 			toggles++;
 			if (t - last_toggle > max_gap)
 				max_gap = t - last_toggle;
@@ -129,5 +143,12 @@ int main(int argc, char **argv)
 	       "maxgap_ms=%.0f maxsamplegap_ms=%.1f secs=%.2f\n",
 	       samples, toggles, rises, freq, duty, max_gap * 1000.0,
 	       max_sample_gap * 1000.0, t_end - start);
+	if (print_runs) {
+		printf("runs=");
+		for (long i = 1; i < kept; i++)
+			printf("%s%d:%.0f", i > 1 ? "," : "", toggle_level[i - 1],
+			       (toggle_at[i] - toggle_at[i - 1]) * 1000.0);
+		printf("\n");
+	}
 	return 0;
 }

@@ -167,6 +167,16 @@ try {
     await sleep(300);
     check('Eteindre: exactly one order', ordersLogged() - n1 === 1, `${ordersLogged() - n1} orders`);
 
+    // 3b. Identifier: a 30 s claim at 5 Hz on top of the base; released here so the
+    // steps below see the base again.
+    await submit('Identifier');
+    f = ledFiles('sim0');
+    st = await leddAsk('status status');
+    check('Identifier: ledd blinks 100/100 as a claim over the base',
+      activeTrigger(f.trigger) === 'timer' && f.delay_on === '100' && /shown=claim/.test(st), `${JSON.stringify(f)} ${st}`);
+    check('Identifier: page confirms the order', (await message()).includes('clignote vite pendant 30 s'), await message());
+    await leddAsk('release status all');
+
     // 4. French decimal comma.
     await submit('Clignoter', '2,5');
     f = ledFiles('sim0');
