@@ -5,7 +5,10 @@
  * Remplace l'ancien formulaire PHP qui lançait `python3 clientLed2.py` par shell_exec.
  * Cette page parle directement au démon ledd par son socket Unix (protocole 1, une
  * ligne par ordre), sans shell ni sudo :
- *   - GET  : demande `list` puis `status LED` et affiche l'état de la LED ;
+ *   - GET  : demande `list` puis `status LED` et affiche l'état de la LED ; la page
+ *            redemande cet état toutes les 2 s (GET ?etat=json, en lecture seule) et
+ *            le met à jour sans se recharger : un ordre venu d'ailleurs (ledctl, un
+ *            autre élève, la fin d'une revendication) s'y voit aussitôt ;
  *   - POST : valide les champs, envoie UN seul ordre (`blink LED FREQ` ou `off LED`),
  *            puis redirige (303) vers la page en GET pour qu'un rechargement ne
  *            renvoie pas l'ordre (le message s'affiche une fois, via la session).
@@ -377,7 +380,11 @@ if (defined('LEDD_WEB_FUNCTIONS_ONLY')) {
 header('Content-Type: text/html; charset=utf-8');
 header('X-Content-Type-Options: nosniff');
 header('Cache-Control: no-store');
-header("Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
+// Le seul script permis est celui de cette page (son nonce change à chaque requête) ; il ne
+// peut parler qu'à ce serveur (l'état en direct).
+$nonce = base64_encode(random_bytes(16));
+header("Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-$nonce'; "
+    . "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
 header('Referrer-Policy: no-referrer');
 
 $method = $_SERVER['REQUEST_METHOD'] ?? 'GET';
@@ -440,6 +447,39 @@ if ($method !== 'GET' && $method !== 'HEAD') {
     http_response_code(405);
     header('Allow: GET, HEAD, POST');
     echo "Méthode non autorisée.\n";
+    exit;
+}
+
+// ---------------------------------------------------------------------------------------
+// GET ?etat=json : l'état seul, pour la mise à jour en direct (lecture seule : `status`).
+// {"ok":true,"led":…,"phrase":…,"detail":…,"classe":…,"periode":s|null} ou {"ok":false,"message":…}
+
+if (isset($_GET['etat']) && $_GET['etat'] === 'json') {
+    header('Content-Type: application/json; charset=utf-8');
+    header('Cache-Control: no-store');
+    $answer = ['ok' => false, 'message' => ''];
+    try {
+        $ledd = new Ledd(socket_path());
+        [$leds, $default, $problem] = led_list($ledd);
+        $asked = isset($_GET['led']) && is_string($_GET['led']) ? $_GET['led'] : '';
+        $led = in_array($asked, $leds, true) ? $asked : $default;
+        if ($problem === null && $led !== null) {
+            $st = $ledd->ask("status $led");
+            if ($st->ok) {
+                [$phrase, $detail, $classe, $periode] = describe($st);
+                $answer = ['ok' => true, 'led' => $led,
+                    'phrase' => typo("La LED « $led » $phrase."), 'detail' => typo($detail),
+                    'classe' => $classe, 'periode' => $periode];
+            } else {
+                $answer['message'] = typo(explain_err($st));
+            }
+        } else {
+            $answer['message'] = typo((string) $problem);
+        }
+    } catch (LeddUnreachable $e) {
+        $answer['message'] = typo($e->getMessage());
+    }
+    echo json_encode($answer, JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES), "\n";
     exit;
 }
 
@@ -537,13 +577,11 @@ if ($method === 'HEAD') {
 <?php endif; ?>
 <?php if ($state !== null && $led !== null): ?>
   <section class="etat" aria-labelledby="titre-etat">
-    <span class="led <?= h($state[2]) ?>" aria-hidden="true"<?= $state[3] !== null ? ' style="--periode: ' . h(sprintf('%.3F', $state[3])) . 's"' : '' ?>></span>
+    <span class="led <?= h($state[2]) ?>" id="etat-led" aria-hidden="true"<?= $state[3] !== null ? ' style="--periode: ' . h(sprintf('%.3F', $state[3])) . 's"' : '' ?>></span>
     <div>
       <h2 id="titre-etat">État actuel</h2>
       <p id="etat"><?= txt('La LED « ' . $led . ' » ' . $state[0] . '.') ?></p>
-<?php if ($state[1] !== ''): ?>
-      <p class="detail"><?= txt($state[1]) ?></p>
-<?php endif; ?>
+      <p class="detail" id="etat-detail"<?= $state[1] === '' ? ' hidden' : '' ?>><?= txt($state[1]) ?></p>
     </div>
   </section>
 <?php endif; ?>
@@ -575,5 +613,35 @@ if ($method === 'HEAD') {
 <?php endif; ?>
   </footer>
 </main>
+<?php if ($state !== null && $led !== null): ?>
+<script nonce="<?= h($nonce) ?>">
+// L'état en direct : toutes les 2 s (pas quand l'onglet est caché), la page redemande
+// l'état à ledd par ?etat=json et met à jour la phrase et le point lumineux, qui clignote
+// au rythme que le noyau applique vraiment (fréquence tirée des délais réels).
+(() => {
+  const phrase = document.getElementById('etat');
+  const detail = document.getElementById('etat-detail');
+  const led = document.getElementById('etat-led');
+  const url = new URL(window.location.href);
+  url.search = new URLSearchParams({ etat: 'json', led: <?= json_encode($led) ?> }).toString();
+  async function refresh() {
+    if (document.hidden) return;
+    try {
+      const answer = await (await fetch(url, { cache: 'no-store' })).json();
+      if (!answer.ok) return;
+      phrase.textContent = answer.phrase;
+      detail.textContent = answer.detail;
+      detail.hidden = answer.detail === '';
+      led.className = 'led ' + answer.classe;
+      if (answer.periode === null) led.style.removeProperty('--periode');
+      else led.style.setProperty('--periode', answer.periode.toFixed(3) + 's');
+    } catch (e) {
+      // ledd injoignable un instant : l'état affiché reste, le prochain tour réessaie.
+    }
+  }
+  setInterval(refresh, 2000);
+})();
+</script>
+<?php endif; ?>
 </body>
 </html>

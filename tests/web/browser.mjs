@@ -223,7 +223,7 @@ try {
     check("ledd err reply shown: \"ledd a refusé l'ordre\"", (await message()).includes("ledd a refusé l'ordre"), await message());
     check('ledd err reply: other LEDs unchanged', (await snapshot()) === snap);
 
-    // 8. Crafted POSTs (not through the form; the page's CSP forbids fetch()): messages, nothing sent.
+    // 8. Crafted POSTs (not through the form): messages, nothing sent.
     await page.goto(URL0);
     const crafted = [
       ['freq=2;reboot&clignote=1', "n'est pas un nombre"],
@@ -250,6 +250,30 @@ try {
         `orders +${ordersLogged() - nb}, message found: ${htmlText(html).includes(expected)}`);
       check(`crafted POST ${body}: output is escaped`, !/<script>alert|<b>x/.test(html));
     }
+
+    // 9. The state live, without a reload: another client's order, then a claim that ends
+    //    by itself; the dot blinks at the kernel's own rate (from the real delays).
+    await page.goto(new URL('?led=status', URL0).href);
+    await page.evaluate(() => { window.notReloaded = true; });
+    await leddAsk('blink status 4');
+    const liveUntil = async (re, seconds) => {
+      for (let i = 0; i < seconds * 10 && !re.test(await etat()); i++) await sleep(100);
+      return re.test(await etat());
+    };
+    check('live: another client\'s order shows within 5 s, no reload',
+      (await liveUntil(/clignote à (environ )?4 Hz/, 5)) && (await page.evaluate(() => window.notReloaded === true)),
+      await etat());
+    const periode = async () => page.locator('#etat-led').evaluate((e) => e.style.getPropertyValue('--periode'));
+    check('live: the dot blinks at the kernel\'s rate (period 0.250 s)', (await periode()) === '0.250s', await periode());
+    await leddAsk('blink status 5 for=3s');
+    const claimSeen = await liveUntil(/clignote à (environ )?5 Hz/, 5);
+    check('live: a claim that ends by itself: 5 Hz, then 4 Hz again, no reload',
+      claimSeen && (await liveUntil(/clignote à (environ )?4 Hz/, 8)) && (await page.evaluate(() => window.notReloaded === true)),
+      `claim seen: ${claimSeen}; now: ${await etat()}`);
+    const json = await (await page.request.get(new URL('?etat=json&led=power', URL0).href)).json();
+    check('live: ?etat=json gives the state of the LED asked for',
+      json.ok === true && json.led === 'power' && json.classe === 'led-clignote' && Math.abs(json.periode - 1) < 1e-9,
+      JSON.stringify(json));
 
     check('no request left the page\'s own server (no external assets)', foreign.length === 0, foreign.join(' '));
     check('no JavaScript errors on the page', pageErrors.length === 0, pageErrors.join(' '));
