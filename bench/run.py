@@ -940,6 +940,10 @@ def main():
         finally:
             os.sched_setaffinity(ledd.proc.pid, free_cpus)
 
+        # watch (issue 13): from an order's sending to the watcher's event line.
+        log(f"watch: order to event, {n_persistent} orders")
+        watch_run = loadgen(bins, "watch", ledd.addr, n_persistent, "power", "blink power 2", "blink power 3")
+
         # ledd against the floor (issue 11): round-trip ratios and system
         # calls per order, on the same CPU as the budget above.
         floor_lines, floor_checks, goals = floor_section(bins, ledd, floors, quick, one_cpu)
@@ -990,6 +994,10 @@ def main():
         for led, hz in (("status", 2), ("power", 5), ("disk", 10)):
             ledd.order(f"blink {led} {hz}")
         ledd.order("blink disk 8 for=1h")
+        # A watcher connected through the window: at rest it costs nothing.
+        watcher = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        watcher.connect(ledd.socket)
+        watcher.sendall(b"watch\n")
         base.order("clignote 10")
         sim.start()
         for led, hz in (("status", 2), ("power", 5), ("disk", 10)):
@@ -1000,6 +1008,10 @@ def main():
         # window starts once both are done.
         time.sleep(2.5)
         wake_ledd, cpu_ledd = idle_window(ledd.proc.pid, wake_secs)
+        watched = watcher.recv(65536).decode(errors="replace")
+        watcher.close()
+        if not watched.startswith("ok watching=") or watched.count("\nevent ") != 3:
+            die(f"the watcher of the wakeup window got: {watched!r}")
         wake_base, cpu_base = idle_window(base.proc.pid, wake_secs)
         wake_sim, cpu_sim = idle_window(sim.proc.pid, wake_secs)
         threads_ledd = len(os.listdir(f"/proc/{ledd.proc.pid}/task"))
@@ -1036,6 +1048,10 @@ def main():
                  "ledd and client on one CPU)", pers_pinned["median_us"], None, "µs"))
     rows.append(("Order round trip, one persistent connection, p99 (`status`, one CPU)",
                  pers_pinned["p99_us"], None, "µs"))
+    rows.append(("`watch`: from an order's sending to the watcher's event line, median", watch_run["median_us"],
+                 None, "µs"))
+    rows.append(("`watch`: from an order's sending to the watcher's event line, p99", watch_run["p99_us"],
+                 None, "µs"))
     rows.append(("Order round trip, new connection per order, median", newc["median_us"],
                  newc_base["median_us"], "µs"))
     rows.append(("Order round trip, new connection per order, p99", newc["p99_us"], newc_base["p99_us"], "µs"))
@@ -1058,7 +1074,7 @@ def main():
     rows.append(("RSS after the same load a second time (VmRSS)", ledd_again / 1024, base_again / 1024, "MiB"))
     rows.append((f"{n_hold} concurrent clients: all connect, order, reply, close", hold["elapsed_s"] * 1000,
                  hold_base["elapsed_s"] * 1000, "ms"))
-    rows.append((f"Wakeups while blinking, {wake_secs} s, no client (ledd: 3 LEDs on the fake sysfs tree, one under a 1 h claim, where "
+    rows.append((f"Wakeups while blinking, {wake_secs} s, one `watch` client at rest (ledd: 3 LEDs on the fake sysfs tree, one under a 1 h claim, where "
                  "nothing blinks: this shows ledd keeps no timer of its own; that it sleeps while the kernel "
                  "really blinks is the kernel tier's check s2-no-wakeups-while-blinking; baseline: 10 Hz)",
                  wake_ledd, wake_base, "ctx switches"))
@@ -1073,7 +1089,7 @@ def main():
     # ------------------------------------------------------------ budgets
     growth = (ledd_after - ledd_rest) / ledd_rest
     checks = [
-        ("idle wakeups with 3 LEDs set blinking, one under a claim pending for 1 h, = 0 (fake sysfs, where nothing blinks: ledd keeps no timer but the claim's; "
+        ("idle wakeups with 3 LEDs set blinking, one under a claim pending for 1 h, a watcher connected, = 0 (fake sysfs, where nothing blinks: ledd keeps no timer but the claim's; "
          "asleep while a real kernel blinks: kernel tier, s2-no-wakeups-while-blinking)",
          wake_ledd <= BUDGET_WAKEUPS, f"{wake_ledd} in {wake_secs} s"),
         ("idle wakeups while blinking (--simulate) = 0", wake_sim <= BUDGET_WAKEUPS, f"{wake_sim} in {wake_secs} s"),

@@ -216,3 +216,20 @@ fn a_watcher_at_rest_costs_no_wakeup_and_events_come_fast() {
     println!("order to event (reply and event, one client): median {median:?}, p99 {p99:?}");
     assert!(median < Duration::from_millis(20), "median {median:?}");
 }
+
+#[test]
+fn a_reload_that_moves_an_led_is_an_event() {
+    let ledd = Ledd::start("");
+    let (mut watcher, _) = Watcher::new(&ledd, "watch power");
+    assert_eq!(field(&watcher.next(), "device"), Some("PWR"));
+    // power now names the other device.
+    let config = std::fs::read_to_string(&ledd.config).unwrap();
+    std::fs::write(
+        &ledd.config,
+        config.replace("device = \"PWR\"", "device = \"ACT\""),
+    )
+    .unwrap();
+    ledd.signal(nix::sys::signal::Signal::SIGHUP);
+    let moved = watcher.next();
+    assert_eq!(field(&moved, "device"), Some("ACT"), "{moved}");
+}

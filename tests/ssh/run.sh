@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=tests/lib/tier.sh
 . "$ROOT/tests/lib/tier.sh"
 tier_needs_root ssh "sshd, and a throwaway user and group for the permission check"
-tier_plan 21
+tier_plan 22
 
 for tool in /usr/sbin/sshd ssh ssh-keygen nc python3 useradd; do
 	command -v "$tool" >/dev/null || {
@@ -156,6 +156,17 @@ if [ "$(sed -n 1p "$TMP/watch.out" | grep -c '"mode":"off"')" = 1 ] && [ "$(sed 
 	pass "watch --json through ssh: the state, then another client's change"
 else
 	fail "watch through ssh: $(cat "$TMP/watch.out" "$TMP/watch.err")"
+fi
+
+# hold through ssh: the claim lives while the command runs, and ends with it.
+"$LEDCTL" --socket "$SOCK" blink 2 >/dev/null
+run "$LEDCTL" -H "$HOST" --socket "$SOCK" hold blink 8 -- sh -c "'$LEDCTL' --socket '$SOCK' status"
+during=$OUT
+after=$("$LEDCTL" --socket "$SOCK" status 2>&1)
+if [ "$RC" = 0 ] && [[ $during == *"shown: claim"* ]] && [[ $after == *"blinking at 2 Hz"* ]] && [[ $after == *"shown: base"* ]]; then
+	pass "hold through ssh: the claim shows while the command runs, the base after"
+else
+	fail "hold through ssh: exit $RC; during: $during; after: $after; err: $ERR"
 fi
 
 # --- ssh's own failures -----------------------------------------------------------

@@ -10,6 +10,9 @@
 //!   loadgen newconn    ADDR N ORDER_A ORDER_B [--eof]
 //!   loadgen throughput ADDR CLIENTS SECS persistent|newconn ORDER_A ORDER_B [--eof]
 //!   loadgen hold       ADDR N ORDER [--eof]
+//!   loadgen watch      ADDR N LED ORDER_A ORDER_B
+//!       one connection watches LED; another sends N orders to it; each
+//!       time runs from the order's sending to the watcher's event line
 //!   loadgen exec       N PROGRAM ARGS...
 
 use std::io::{Read, Write};
@@ -165,6 +168,43 @@ fn main() {
                 "{}",
                 summary("persistent", ns, errors, start.elapsed(), PERSISTENT_WARMUP)
             );
+        }
+        Some("watch") if args.len() == 6 => {
+            let target = Target {
+                addr: args[1].into(),
+                eof,
+            };
+            let n = num(2) as usize;
+            let orders = orders(args[4], args[5]);
+            let mut watcher = Conn::new(&target).unwrap_or_else(|e| fail("connect", e));
+            let watching = watcher
+                .0
+                .round_trip_line(&format!("watch {}", args[3]))
+                .map_err(io_error)
+                .unwrap_or_else(|e| fail("watch", e))
+                .to_string();
+            if !watching.starts_with("ok watching=") {
+                fail("watch", std::io::Error::other(watching));
+            }
+            let mut event = || {
+                let line = watcher.0.receive_line().map_err(io_error)?;
+                Ok::<bool, std::io::Error>(line.starts_with("event "))
+            };
+            event().unwrap_or_else(|e| fail("first event", e));
+            let mut conn = Conn::new(&target).unwrap_or_else(|e| fail("connect", e));
+            let mut ns = Vec::with_capacity(n);
+            let mut errors = 0;
+            let start = Instant::now();
+            for i in 0..n {
+                let t = Instant::now();
+                let ok = conn
+                    .order(&orders[i % 2])
+                    .unwrap_or_else(|e| fail("order", e));
+                let seen = event().unwrap_or_else(|e| fail("event", e));
+                ns.push(t.elapsed().as_nanos() as u64);
+                errors += u64::from(!(ok && seen));
+            }
+            println!("{}", summary("watch", ns, errors, start.elapsed(), 0));
         }
         Some("newconn") if args.len() == 5 => {
             let target = Target {
