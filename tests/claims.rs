@@ -126,6 +126,16 @@ fn ledctl_hold_runs_a_command_under_a_claim() {
         claims.contains("on status: blink 5 for=10s priority=8 (priority 8,"),
         "{claims}"
     );
+    let json = ledd.ledctl(&["--json", "claims"]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["count"], 1);
+    assert!(
+        value["live"][0]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("2:status:8:"),
+        "{value}"
+    );
     let output = ledd.ledctl(&["--priority", "8", "blink", "2"]);
     assert_eq!(output.status.code(), Some(2), "priority without a claim");
 }
