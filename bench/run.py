@@ -96,12 +96,20 @@ def build(quick):
     if not shutil.which("gcc"):
         die("gcc is missing: it builds the floor server (bench/floor.c) and the fake kernel library")
     subprocess.run(["gcc", "-O2", "-Wall", "-o", floor, os.path.join(ROOT, "bench", "floor.c")], check=True)
+    # The event loop's floor: the same echo on calloop, ledd's event loop,
+    # with ledd's release profile (bench/calloop-floor).
+    calloop_target = os.path.join(target, "bench-calloop-floor")
+    log("building bench/calloop-floor")
+    subprocess.run(["cargo", "build", "--release", "--quiet",
+                    "--manifest-path", os.path.join(ROOT, "bench", "calloop-floor", "Cargo.toml"),
+                    "--target-dir", calloop_target], check=True)
     return {
         "target": target,
         "ledd": os.path.join(target, "release", "ledd"),
         "ledctl": os.path.join(target, "release", "ledctl"),
         "loadgen": os.path.join(loadgen_target, "release", "ledd-loadgen"),
         "floor": floor,
+        "calloop": os.path.join(calloop_target, "release", "ledd-calloop-floor"),
     }
 
 
@@ -190,6 +198,28 @@ class Server:
     """A server process under test: stopped with SIGTERM, killed after 10 s."""
     proc = None
 
+    def wait_for_socket(self, path, begin, what, failure_detail=lambda: ""):
+        """Seconds from `begin` until a connection to the Unix socket `path`
+        succeeds; dies if the process exits first or takes more than 10 s."""
+        def connect():
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.connect(path)
+        return self.wait_until_up(connect, begin, what, failure_detail)
+
+    def wait_until_up(self, connect, begin, what, failure_detail=lambda: ""):
+        """Seconds from `begin` until `connect()` stops raising OSError."""
+        while True:
+            try:
+                connect()
+                return time.perf_counter() - begin
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                die(f"{what} exited with {self.proc.returncode}{failure_detail()}")
+            if time.perf_counter() - begin > 10:
+                die(f"{what} did not come up{failure_detail()}")
+            time.sleep(0.0002)
+
     def checked(self, line, reply):
         """The reply as text; anything but ok ends the benchmark."""
         reply = reply.decode().strip()
@@ -252,22 +282,11 @@ class Ledd(Server):
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=logf, env=env)
         logf.close()
-        while True:
-            try:
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                    s.connect(self.socket)
-                elapsed = time.perf_counter() - begin
-                # ld.so ignores a preload it cannot open with a warning only.
-                if not self.simulate and "libfakeleds.so" not in open(f"/proc/{self.proc.pid}/maps").read():
-                    die(f"the fake kernel library is not loaded in ledd: {open(self.log).read()}")
-                return elapsed
-            except OSError:
-                pass
-            if self.proc.poll() is not None:
-                die(f"ledd exited with {self.proc.returncode}: {open(self.log).read()}")
-            if time.perf_counter() - begin > 10:
-                die(f"ledd did not come up: {open(self.log).read()}")
-            time.sleep(0.0002)
+        elapsed = self.wait_for_socket(self.socket, begin, "ledd", lambda: ": " + open(self.log).read())
+        # ld.so ignores a preload it cannot open with a warning only.
+        if not self.simulate and "libfakeleds.so" not in open(f"/proc/{self.proc.pid}/maps").read():
+            die(f"the fake kernel library is not loaded in ledd: {open(self.log).read()}")
+        return elapsed
 
     def order(self, line):
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -303,20 +322,17 @@ class Baseline(Server):
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "bench", "baseline_server.py"), self.port_file, self.pin],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-        while True:
-            if os.path.exists(self.port_file):
-                with open(self.port_file) as f:
-                    self.port = int(f.read())
-                try:
-                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                    return time.perf_counter() - begin
-                except OSError:
-                    pass
-            if self.proc.poll() is not None:
-                die(f"baseline exited with {self.proc.returncode}")
-            if time.perf_counter() - begin > 10:
-                die("baseline did not come up")
-            time.sleep(0.0002)
+
+        def connect():
+            # The server writes its port once it listens: not there yet, or
+            # half written, is "not up yet".
+            with open(self.port_file) as f:
+                text = f.read()
+            if not text.strip().isdigit():
+                raise OSError(f"no port in {self.port_file} yet")
+            self.port = int(text)
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        return self.wait_until_up(connect, begin, "baseline")
 
     def order(self, line):
         with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
@@ -331,11 +347,12 @@ class Baseline(Server):
 
 
 class Floor(Server):
-    """bench/floor.c: a bare epoll server answering every line `ok floor`."""
+    """A bare server answering every line `ok floor`: bench/floor.c (epoll by
+    hand, `name` "floor") or bench/calloop-floor (calloop, `name` "calloop")."""
 
     def __init__(self, bins, workdir, name="floor"):
         self.name = name
-        self.bin = bins["floor"]
+        self.bin = bins[name]
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.socket = os.path.join(self.dir, "floor.sock")
@@ -349,18 +366,7 @@ class Floor(Server):
         begin = time.perf_counter()
         self.proc = subprocess.Popen([self.bin, self.socket], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL)
-        while True:
-            try:
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                    s.connect(self.socket)
-                return time.perf_counter() - begin
-            except OSError:
-                pass
-            if self.proc.poll() is not None:
-                die(f"the floor server exited with {self.proc.returncode}")
-            if time.perf_counter() - begin > 10:
-                die("the floor server did not come up")
-            time.sleep(0.0002)
+        return self.wait_for_socket(self.socket, begin, f"the {self.name} floor server")
 
 
 # ---------------------------------------------------------------- load
@@ -397,25 +403,26 @@ def startup_times(start, stop, runs):
 # What is measured against the floor: (key, label, orders alternated). The floor
 # answers any line; it gets `version`, the order its cost is closest to.
 FLOOR_CASES = [("floor", "floor", ("version", "version")),
+               ("calloop", "calloop echo", ("version", "version")),
                ("version", "ledd `version`", ("version", "version")),
                ("status", "ledd `status power` / `status`", ("status power", "status"))]
 FLOOR_MODES = [("persistent", "one persistent connection"), ("newconn", "a new connection per order")]
 
 
-def floor_rounds(bins, ledd, floor, n_persistent, n_newconn, cpu, rounds=5):
+def floor_rounds(bins, servers, n_persistent, n_newconn, cpu, rounds=5):
     """Round trips of the floor and of ledd, interleaved, `rounds` times.
 
     Each round runs every case in both modes, first with both servers and the
     client pinned to `cpu`, then free; interleaving puts the floor and ledd
-    under the same noise from the other jobs on the shared CPUs. Returns
-    {(key, mode, pinned): [loadgen summary per round]}."""
-    servers = {"floor": floor, "version": ledd, "status": ledd}
-    free = {id(srv): os.sched_getaffinity(srv.proc.pid) for srv in (ledd, floor)}
+    under the same noise from the other jobs on the shared CPUs. `servers`:
+    {case key: server}. Returns {(key, mode, pinned): [loadgen summary per round]}."""
+    distinct = distinct_servers(servers)
+    free = {id(srv): os.sched_getaffinity(srv.proc.pid) for srv in distinct}
     runs = {}
     try:
         for _ in range(rounds):
             for pinned in (True, False):
-                for srv in (ledd, floor):
+                for srv in distinct:
                     os.sched_setaffinity(srv.proc.pid, {cpu} if pinned else free[id(srv)])
                 for key, _, (a, b) in FLOOR_CASES:
                     for mode, _ in FLOOR_MODES:
@@ -423,7 +430,7 @@ def floor_rounds(bins, ledd, floor, n_persistent, n_newconn, cpu, rounds=5):
                         run = loadgen(bins, mode, servers[key].addr, n, a, b, cpu=cpu if pinned else None)
                         runs.setdefault((key, mode, pinned), []).append(run)
     finally:
-        for srv in (ledd, floor):
+        for srv in distinct:
             os.sched_setaffinity(srv.proc.pid, free[id(srv)])
     return runs
 
@@ -541,14 +548,19 @@ def perf_count(bins, server, mode, n, a, b, cpu, names):
             {e.split(":sys_enter_", 1)[1]: c for e, c in counts.items()})
 
 
-def syscall_profile(bins, ledd, floor, n, cpu):
+def distinct_servers(servers):
+    """The servers of {case key: server}, each once (ledd serves two cases)."""
+    return list({id(srv): srv for srv in servers.values()}.values())
+
+
+def syscall_profile(bins, servers, n, cpu):
     """{(key, mode): {"strace": (orders, calls), "perf": (orders, total, calls) or None}}."""
-    servers = {"floor": floor, "version": ledd, "status": ledd}
     cases = [(key, mode, a, b) for key, _, (a, b) in FLOOR_CASES for mode, _ in FLOOR_MODES]
-    free = {id(srv): os.sched_getaffinity(srv.proc.pid) for srv in (ledd, floor)}
+    distinct = distinct_servers(servers)
+    free = {id(srv): os.sched_getaffinity(srv.proc.pid) for srv in distinct}
     profile = {}
     try:
-        for srv in (ledd, floor):
+        for srv in distinct:
             os.sched_setaffinity(srv.proc.pid, {cpu})
         for key, mode, a, b in cases:
             profile[(key, mode)] = {"strace": strace_count(bins, servers[key], mode, n, a, b, cpu)}
@@ -556,7 +568,7 @@ def syscall_profile(bins, ledd, floor, n, cpu):
         for key, mode, a, b in cases:
             profile[(key, mode)]["perf"] = perf_count(bins, servers[key], mode, n, a, b, cpu, names)
     finally:
-        for srv in (ledd, floor):
+        for srv in distinct:
             os.sched_setaffinity(srv.proc.pid, free[id(srv)])
     return profile
 
@@ -578,7 +590,7 @@ def per_order_text(calls, orders, top=None):
     return ", ".join(shown)
 
 
-def floor_section(bins, ledd, floor, quick, cpu):
+def floor_section(bins, ledd, floors, quick, cpu):
     """Measures ledd against the floor; returns (report lines, checks, goals).
 
     A goal is a budget (in checks, PASS/FAIL) when its mode is in FLOOR_BUDGETS;
@@ -588,7 +600,8 @@ def floor_section(bins, ledd, floor, quick, cpu):
     n_strace = 500 if quick else 2000
     log(f"against the floor: {n_persistent} persistent and {n_newconn} new-connection orders per run, "
         "5 interleaved rounds, pinned and free")
-    runs = floor_rounds(bins, ledd, floor, n_persistent, n_newconn, cpu)
+    servers = {"floor": floors["floor"], "calloop": floors["calloop"], "version": ledd, "status": ledd}
+    runs = floor_rounds(bins, servers, n_persistent, n_newconn, cpu)
     best = {k: min(v, key=lambda r: r["median_us"]) for k, v in runs.items()}
 
     def paired(key, mode, pinned):
@@ -601,21 +614,24 @@ def floor_section(bins, ledd, floor, quick, cpu):
         "",
         "The floor is `bench/floor.c` (built with `gcc -O2`): a bare non-blocking server on a Unix socket, one "
         "epoll, one `read` and one `write` per line, answering each line `ok floor`; the least a round trip can "
-        "cost on this machine. The same load generator drives it and ledd in the same run, five rounds "
-        "interleaved (floor, ledd `version`, ledd `status`, each on one persistent connection and with a new "
-        "connection per order) so that the other jobs on the shared CPUs weigh on both alike; `power` blinks (the timer "
+        "cost on this machine. The calloop echo (`bench/calloop-floor`) answers the same way through calloop, "
+        "ledd's event loop, with ledd's framing (edge-triggered, read until `EAGAIN`), an idle timer per client "
+        "and ledd's release profile: the least a round trip can cost in ledd's design. The same load generator "
+        "drives them and ledd in the same run, five rounds "
+        "interleaved (floor, calloop echo, ledd `version`, ledd `status`, each on one persistent connection and with a new "
+        "connection per order) so that the other jobs on the shared CPUs weigh on all alike; `power` blinks (the timer "
         "trigger: `status` reads its delays too), the other two LEDs are off. Figures: the best "
         "median of the five rounds; ratio = ledd / floor from those; the range is the ratio round by round. "
         "“one CPU”: both servers and the client pinned to one CPU (the method of the round-trip budget); "
         "“free”: no pinning, so most round trips pay two cross-CPU wakeups.",
         "",
-        "| Round trip, median (best of 5) | floor | ledd `version` | ratio | ledd `status` | ratio |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| Round trip, median (best of 5) | floor | calloop echo | ratio | ledd `version` | ratio | ledd `status` | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for pinned, where in ((True, "one CPU"), (False, "free")):
         for mode, text in FLOOR_MODES:
             cells = [fmt(best[("floor", mode, pinned)]["median_us"], "µs")]
-            for key in ("version", "status"):
+            for key in ("calloop", "version", "status"):
                 ratios = paired(key, mode, pinned)
                 cells.append(fmt(best[(key, mode, pinned)]["median_us"], "µs"))
                 cells.append(f"{best[(key, mode, pinned)]['median_us'] / best[('floor', mode, pinned)]['median_us']:.2f}"
@@ -623,16 +639,24 @@ def floor_section(bins, ledd, floor, quick, cpu):
             lines.append(f"| {text[0].upper() + text[1:]}, {where} | " + " | ".join(cells) + " |")
     for mode, text in FLOOR_MODES:
         f = best[("floor", mode, True)]["p99_us"]
-        v = best[("version", mode, True)]["p99_us"]
-        st = best[("status", mode, True)]["p99_us"]
-        lines.append(f"| p99 of that best run, {text}, one CPU | {fmt(f, 'µs')} | {fmt(v, 'µs')} | {v / f:.2f} | "
-                     f"{fmt(st, 'µs')} | {st / f:.2f} |")
+        cells = [fmt(f, "µs")]
+        for key in ("calloop", "version", "status"):
+            p99 = best[(key, mode, True)]["p99_us"]
+            cells += [fmt(p99, "µs"), f"{p99 / f:.2f}"]
+        lines.append(f"| p99 of that best run, {text}, one CPU | " + " | ".join(cells) + " |")
+    # Where the persistent round trip's time beyond the floor goes. (With a
+    # new connection per order the echo's accept path is not ledd's: no split.)
+    f, c, v = (best[(key, "persistent", True)]["median_us"] for key in ("floor", "calloop", "version"))
+    lines += ["", f"One persistent connection, one CPU: the calloop echo is {c / f:.2f}× the floor and ledd's "
+              f"`version` {v / c:.2f}× the calloop echo" + (
+                  f"; of the {v - f:.2f} µs ledd spends beyond the floor, {c - f:.2f} µs "
+                  f"({(c - f) / (v - f):.0%}) are the event loop's own." if v > c > f else ".")]
 
     # System calls per order, server side.
     log(f"system calls per order (strace -c, then perf stat), {n_strace} orders per case")
     lines += ["", "### System calls per order, server side", ""]
     try:
-        profile = syscall_profile(bins, ledd, floor, n_strace, cpu)
+        profile = syscall_profile(bins, servers, n_strace, cpu)
     except NoStrace as reason:
         profile = None
         lines.append(f"SKIPPED: {reason}.")
@@ -667,8 +691,8 @@ def floor_section(bins, ledd, floor, quick, cpu):
                "loop that reads until `EAGAIN` waits less than it does untraced, and these counts are lower than "
                "the real ones for ledd (not for the floor, which makes one read per wakeup).")
             + " ledd's calls on the fake tree are those it makes on real sysfs: the preloaded library only watches "
-            "`open`/`write`/`close` of LED attributes and adds no call to a read. “Beyond the floor” is ledd's count "
-            "minus the floor's, call by call.",
+            "`open`/`write`/`close` of LED attributes and adds no call to a read. “Beyond the floor” is the "
+            "server's count minus the floor's, call by call.",
             "",
             "| Server, order, connection | calls per order | by call, per order | beyond the floor | under `strace -c` |",
             "|---|---:|---|---|---|",
@@ -798,18 +822,20 @@ def floor_only(args):
     base_dir = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) and is_tmpfs(shm) else None
     workdir = tempfile.mkdtemp(prefix="ledd-bench-", dir=base_dir)
     ledd = Ledd(bins, workdir, "ledd")
-    floor = Floor(bins, workdir)
+    floors = {name: Floor(bins, workdir, name) for name in ("floor", "calloop")}
     try:
         ledd.start()
-        floor.start()
+        for floor in floors.values():
+            floor.start()
         # The LEDs as the full run leaves them before this part: `power`
         # blinking (its last order), so that `status` reads the same files.
         ledd.order("blink power 3")
         time.sleep(0.5)
-        lines, checks, goals = floor_section(bins, ledd, floor, quick, max(os.sched_getaffinity(0)))
+        lines, checks, goals = floor_section(bins, ledd, floors, quick, max(os.sched_getaffinity(0)))
     finally:
         ledd.stop()
-        floor.stop()
+        for floor in floors.values():
+            floor.stop()
     m = machine()
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cmd = "python3 bench/run.py --floor-only" + (" --quick" if quick else "")
@@ -862,7 +888,7 @@ def main():
     ledd = Ledd(bins, workdir, "ledd")
     base = Baseline(workdir)
     sim = Ledd(bins, workdir, "ledd-sim", simulate=True)
-    floor = Floor(bins, workdir)
+    floors = {name: Floor(bins, workdir, name) for name in ("floor", "calloop")}
     try:
         # Sizes.
         size_ledd = os.path.getsize(bins["ledd"])
@@ -880,7 +906,8 @@ def main():
 
         ledd.start()
         base.start()
-        floor.start()
+        for floor in floors.values():
+            floor.start()
         time.sleep(0.5)
         ledd_rest, _ = rss_kib(ledd.proc.pid)
         base_rest, _ = rss_kib(base.proc.pid)
@@ -915,8 +942,9 @@ def main():
 
         # ledd against the floor (issue 11): round-trip ratios and system
         # calls per order, on the same CPU as the budget above.
-        floor_lines, floor_checks, goals = floor_section(bins, ledd, floor, quick, one_cpu)
-        floor.stop()
+        floor_lines, floor_checks, goals = floor_section(bins, ledd, floors, quick, one_cpu)
+        for floor in floors.values():
+            floor.stop()
 
         log(f"round trips with a new connection per order, {n_newconn} orders")
         newc = loadgen(bins, "newconn", ledd.addr, n_newconn, "blink power 2", "blink power 3")
@@ -983,7 +1011,8 @@ def main():
         ledd.stop()
         sim.stop()
         base.stop()
-        floor.stop()
+        for floor in floors.values():
+            floor.stop()
 
     # SD-card wear: the state file on a real ext4 file system (bench/sdcard.py).
     log("SD card: state-file writes on ext4 on a loop device")

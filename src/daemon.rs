@@ -6,6 +6,7 @@
 //! LEDs, ledd sleeps.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::io::{self, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
@@ -19,14 +20,15 @@ use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 
 use crate::access::Peer;
 use crate::config::Config;
-use crate::connection::{self, Admission, Connection, Limits, Line, Received};
+use crate::connection::{self, Admission, Connection, Limits, Line, ReadBuffer, Received};
 use crate::engine::{Caller, Engine, Outcome};
 use crate::led::Attributes;
 use crate::logging::LevelFilter;
-use crate::protocol::{ErrorKind, Order, OrderError, Reply};
+use crate::protocol::{ErrorKind, Event, Order, OrderError, Query, Reply};
 use crate::server::{self, Listener};
 use crate::show::Show;
 use crate::uevent::{Uevent, UeventSocket};
+use crate::watch::Watchers;
 
 /// Orders handled for one client before the others get a turn.
 const ORDERS_PER_TURN: usize = 64;
@@ -59,7 +61,9 @@ struct Client {
     source: RegistrationToken,
     /// Writable, only while replies wait for the client to read.
     write_watch: Option<RegistrationToken>,
-    idle_timer: RegistrationToken,
+    /// None once the connection watches: a watcher is silent on purpose,
+    /// and at rest it must cost no wakeup.
+    idle_timer: Option<RegistrationToken>,
 }
 
 pub struct Daemon {
@@ -68,9 +72,13 @@ pub struct Daemon {
     handle: LoopHandle<'static, Daemon>,
     signal: LoopSignal,
     listener_token: Option<RegistrationToken>,
-    clients: HashMap<u64, Client>,
+    clients: HashMap<u64, Client, BuildHasherDefault<connection::IdHasher>>,
     next_client: u64,
+    /// Where every client's bytes land first (one thread: one buffer).
+    read_buffer: ReadBuffer,
     show: Show,
+    /// The connections that sent `watch`, and what their LEDs last showed.
+    watchers: Watchers,
     trim_pending: bool,
     /// The next attempt of a restore that waits for udev (none otherwise).
     restore_timer: Option<RegistrationToken>,
@@ -98,9 +106,11 @@ pub fn run(
         handle: handle.clone(),
         signal: event_loop.get_signal(),
         listener_token: None,
-        clients: HashMap::new(),
+        clients: HashMap::default(),
+        read_buffer: ReadBuffer::default(),
         next_client: 0,
         show: Show::default(),
+        watchers: Watchers::default(),
         trim_pending: false,
         restore_timer: None,
         save_timer: None,
@@ -389,7 +399,7 @@ impl Daemon {
                     stream,
                     source,
                     write_watch: None,
-                    idle_timer,
+                    idle_timer: Some(idle_timer),
                 };
                 self.clients.insert(id, client);
                 Some(id)
@@ -408,20 +418,18 @@ impl Daemon {
         if let Some(client) = self.clients.remove(&id) {
             self.unregister(client);
         }
+        self.watchers.remove(id);
         if self.engine.holds(id) {
             // Its `hold` claims end with it, at once.
             self.engine.connection_closed(id);
             self.after_claims_changed();
+            self.publish(None);
         }
         self.schedule_trim();
     }
 
     fn unregister(&mut self, client: Client) {
-        let tokens = [
-            Some(client.source),
-            client.write_watch,
-            Some(client.idle_timer),
-        ];
+        let tokens = [Some(client.source), client.write_watch, client.idle_timer];
         for token in tokens.into_iter().flatten() {
             self.handle.remove(token);
         }
@@ -520,11 +528,13 @@ impl Daemon {
     /// while an order waits for a retry (replies stay in order).
     fn service(&mut self, id: u64) {
         let mut handled = 0;
+        // One reading of the clock for the whole turn: activity is timed to
+        // the turn, not to the microsecond.
+        let now = Instant::now();
         loop {
             let Some(client) = self.clients.get_mut(&id) else {
                 return;
             };
-            let now = Instant::now();
             if let Err(error) = client.conn.flush_to(&*client.stream, now) {
                 if error.kind() != io::ErrorKind::BrokenPipe {
                     info!("dropping a client: {error}");
@@ -559,7 +569,10 @@ impl Daemon {
                 }
                 return;
             }
-            match client.conn.read_from(&*client.stream, now) {
+            match client
+                .conn
+                .read_from(&*client.stream, &mut self.read_buffer, now)
+            {
                 Ok(Received::Data | Received::Eof) => {}
                 Ok(Received::WouldBlock) => return self.watch_writes(id),
                 Err(error) => {
@@ -593,6 +606,15 @@ impl Daemon {
     /// One order line: parsed, held back by the rate limit if it changes an
     /// LED and the client has no allowance left, else carried out.
     fn take_order(&mut self, id: u64, line: Vec<u8>) {
+        if self.watchers.is_watching(id) {
+            if let Some(client) = self.clients.get_mut(&id) {
+                client.conn.queue(&Reply::Err(OrderError::new(
+                    ErrorKind::Usage,
+                    "this connection is watching: send orders on another one",
+                )));
+            }
+            return;
+        }
         let order = match parse_line(&line) {
             Ok(order) => order,
             Err(error) => {
@@ -663,9 +685,16 @@ impl Daemon {
                     info!("order '{order}' from {}: {reply}", describe_peer(peer));
                     client.conn.queue(&reply);
                     self.after_claims_changed();
+                    self.publish(reply.field("led"));
                 } else {
                     debug!("order '{order}' from {}: {reply}", describe_peer(peer));
                     client.conn.queue(&reply);
+                    if let (Order::Query(Query::Watch { .. }), Some(leds)) =
+                        (&order, reply.field("watching"))
+                    {
+                        let leds: Vec<String> = leds.split(',').map(str::to_string).collect();
+                        self.start_watching(id, leds);
+                    }
                 }
             }
             Outcome::RetryLater => {
@@ -690,6 +719,70 @@ impl Daemon {
     }
 }
 
+/// `watch`: the connections that follow the LEDs' shown state.
+impl Daemon {
+    /// The connection `id` has been answered `ok watching=...`: from now
+    /// on it gets an event per watched LED, now and at every change. It
+    /// loses its idle timer (a watcher is silent and must cost no wakeup).
+    fn start_watching(&mut self, id: u64, leds: Vec<String>) {
+        let Some(client) = self.clients.get_mut(&id) else {
+            return;
+        };
+        if let Some(token) = client.idle_timer.take() {
+            self.handle.remove(token);
+        }
+        self.watchers.add(id, leds.iter().cloned());
+        for led in leds {
+            let event = self.watchers.first(&led, self.engine.watched_state(&led));
+            self.send_event(id, &event);
+        }
+    }
+
+    /// Tells the watchers of `led` (of every LED with `None`) what it shows
+    /// now, if that changed. Costs nothing while nobody watches.
+    fn publish(&mut self, led: Option<&str>) {
+        if self.watchers.is_empty() {
+            return;
+        }
+        for watched in self.watchers.watched() {
+            if led.is_some_and(|led| led != watched) {
+                continue;
+            }
+            let fields = self.engine.watched_state(&watched);
+            if let Some((event, clients)) = self.watchers.changed(&watched, fields) {
+                for id in clients {
+                    self.send_event(id, &event);
+                }
+            }
+        }
+    }
+
+    /// One event out to a watcher, at once if its socket has room; one that
+    /// lets its events pile up is disconnected, so no one waits for it.
+    fn send_event(&mut self, id: u64, event: &Event) {
+        let Some(client) = self.clients.get_mut(&id) else {
+            return;
+        };
+        client.conn.queue_event(event);
+        if client.conn.pending_output() > connection::MAX_PENDING_OUTPUT {
+            warn!(
+                "a watcher ({}) does not read its events: disconnected",
+                describe_peer(client.conn.peer.as_ref())
+            );
+            self.close(id);
+            return;
+        }
+        if let Err(error) = client.conn.flush_to(&*client.stream, Instant::now()) {
+            if error.kind() != io::ErrorKind::BrokenPipe {
+                info!("dropping a watcher: {error}");
+            }
+            self.close(id);
+            return;
+        }
+        self.watch_writes(id);
+    }
+}
+
 /// Timers of the engine (restore, save), device events and reload.
 impl Daemon {
     /// One timer for the nearest restore attempt while an LED waits for
@@ -706,6 +799,7 @@ impl Daemon {
                 daemon.restore_timer = None;
                 let next = daemon.engine.restore_due(Instant::now());
                 daemon.arm_restore_timer(next);
+                daemon.publish(None);
                 TimeoutAction::Drop
             });
         match armed {
@@ -743,6 +837,7 @@ impl Daemon {
                 daemon.claim_timer = None;
                 daemon.engine.expire_claims(Instant::now());
                 daemon.after_claims_changed();
+                daemon.publish(None);
                 TimeoutAction::Drop
             });
         match armed {
@@ -773,6 +868,10 @@ impl Daemon {
             );
             let next = self.engine.device_appeared(None, now);
             self.arm_restore_timer(next);
+        }
+        // An LED that came or went changes what its watchers see.
+        if drained.lost || drained.events.iter().any(Uevent::is_led) {
+            self.publish(None);
         }
         PostAction::Continue
     }
@@ -860,6 +959,7 @@ impl Daemon {
         self.arm_restore_timer(next);
         self.schedule_save();
         self.arm_claim_timer();
+        self.publish(None);
     }
 
     /// A reload that brings group rules in: the groups of clients already

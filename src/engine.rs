@@ -283,38 +283,18 @@ impl Engine {
                 field("backend", self.attrs.kind().into()),
                 field("state_file", self.state_file_status().into()),
             ]),
-            Query::Status { led } => {
-                let led = self.led_config(led.as_deref())?;
-                let mut fields = vec![field("led", led.name.clone())];
-                match self.led(&led).state() {
-                    Ok(state) => {
-                        fields.push(field("device", state.device.clone()));
-                        fields.push(field("exists", "yes".into()));
-                        fields.extend(state.describe());
+            Query::Status { led } => self.status(led.as_deref()),
+            Query::Watch { leds } => {
+                let names = if leds.is_empty() {
+                    self.config.leds.keys().cloned().collect()
+                } else {
+                    let mut names = Vec::new();
+                    for led in leds {
+                        names.push(self.led_config(Some(led))?.name);
                     }
-                    Err(LedError::NoDevice { devices, .. }) => {
-                        fields.push(field("device", devices.join(",")));
-                        fields.push(field("exists", "no".into()));
-                        fields.push(field("mode", "unknown".into()));
-                    }
-                    Err(error) => return Err(error.into()),
-                }
-                if let Some((stage, kind)) = self.restores.describe(&led.name) {
-                    fields.push(field("restore", stage.into()));
-                    fields.push(field("restore_error", kind.as_str().into()));
-                }
-                fields.push(field(
-                    "claims",
-                    self.claims.on(Some(&led.name)).count().to_string(),
-                ));
-                match self.claims.shown(&led.name) {
-                    Some(claim) => {
-                        fields.push(field("shown", "claim".into()));
-                        fields.push(field("claim", claim.id.to_string()));
-                    }
-                    None => fields.push(field("shown", "base".into())),
-                }
-                Ok(fields)
+                    names
+                };
+                Ok(vec![field("watching", names.join(","))])
             }
             Query::Claims { led } => {
                 let led = match led {
@@ -331,6 +311,92 @@ impl Engine {
                     field("count", live.len().to_string()),
                     field("live", live.join(",")),
                 ])
+            }
+        }
+    }
+
+    /// An LED's `status` fields: what the kernel shows, and what ledd knows
+    /// of it (restores waiting, claims). Also the fields of `watch` events.
+    fn status(&mut self, led: Option<&str>) -> Result<Vec<(String, String)>, Failure> {
+        let led = self.led_config(led)?;
+        let mut fields = vec![field("led", led.name.clone())];
+        match self.led(&led).state() {
+            Ok(state) => {
+                fields.push(field("device", state.device.clone()));
+                fields.push(field("exists", "yes".into()));
+                fields.extend(state.describe());
+            }
+            Err(LedError::NoDevice { devices, .. }) => {
+                fields.push(field("device", devices.join(",")));
+                fields.push(field("exists", "no".into()));
+                fields.push(field("mode", "unknown".into()));
+            }
+            Err(error) => return Err(error.into()),
+        }
+        fields.extend(self.what_ledd_knows(&led.name));
+        Ok(fields)
+    }
+
+    /// The end of `status`: a restore waiting, the claims, what is shown.
+    fn what_ledd_knows(&self, led: &str) -> Vec<(String, String)> {
+        let mut fields = Vec::new();
+        if let Some((stage, kind)) = self.restores.describe(led) {
+            fields.push(field("restore", stage.into()));
+            fields.push(field("restore_error", kind.as_str().into()));
+        }
+        fields.push(field(
+            "claims",
+            self.claims.on(Some(led)).count().to_string(),
+        ));
+        match self.claims.shown(led) {
+            Some(claim) => {
+                fields.push(field("shown", "claim".into()));
+                fields.push(field("claim", claim.id.to_string()));
+            }
+            None => fields.push(field("shown", "base".into())),
+        }
+        fields
+    }
+
+    /// The `status` fields for a `watch` event (without `brightness` while a
+    /// trigger drives the LED): an LED whose state cannot be read is shown as
+    /// unknown, with the kind of error.
+    pub fn watched_state(&mut self, led: &str) -> Vec<(String, String)> {
+        match self.status(Some(led)) {
+            Ok(mut fields) => {
+                // While a trigger drives the LED the kernel flips its
+                // brightness on its own: that is not a change to report.
+                let driven = fields
+                    .iter()
+                    .any(|(key, value)| key == "trigger" && value != "none");
+                if driven {
+                    fields.retain(|(key, _)| key != "brightness");
+                }
+                fields
+            }
+            Err(failure) => {
+                let error = match failure {
+                    Failure::Led(error, _) => OrderError::from(*error),
+                    Failure::Order(error) => error,
+                };
+                let mut fields = vec![field("led", led.to_string())];
+                match self.config.leds.get(led) {
+                    // Its files vanished between finding the device and
+                    // reading them (an unplug in progress): shown as the
+                    // missing device the next look will find.
+                    Some(config) if error.kind == ErrorKind::NoDevice => {
+                        fields.push(field("device", config.devices.join(",")));
+                        fields.push(field("exists", "no".into()));
+                        fields.push(field("mode", "unknown".into()));
+                        fields.extend(self.what_ledd_knows(led));
+                    }
+                    _ => {
+                        fields.push(field("exists", "no".into()));
+                        fields.push(field("mode", "unknown".into()));
+                        fields.push(field("error", error.kind.as_str().into()));
+                    }
+                }
+                fields
             }
         }
     }

@@ -34,5 +34,6 @@ pub mod server;
 pub mod show;
 pub mod state;
 pub mod uevent;
+pub mod watch;
 
 pub use ledd_protocol as protocol;

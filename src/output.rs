@@ -2,7 +2,7 @@
 //! Talking to ledd is the `ledd-client` crate's job; which fields are
 //! numbers, booleans or lists is the protocol's ([`field_type`]).
 
-use crate::protocol::{FieldType, Reply, field_type};
+use crate::protocol::{Event, FieldType, Reply, field_type};
 
 /// The reply as JSON: `{"ok":true, FIELD: VALUE, ...}` or
 /// `{"ok":false,"error":{"kind":KIND,"message":MESSAGE}}`.
@@ -48,6 +48,31 @@ pub fn to_json(reply: &Reply) -> serde_json::Value {
     }
 }
 
+/// A `watch` event as JSON: the fields typed as in a reply's, and
+/// `"event": true` where a reply has `"ok"`.
+pub fn event_to_json(event: &Event) -> serde_json::Value {
+    let mut value = to_json(&Reply::Ok(event.fields.clone()));
+    if let Some(object) = value.as_object_mut() {
+        object.remove("ok");
+        object.insert("event".into(), serde_json::Value::Bool(true));
+    }
+    value
+}
+
+/// A `watch` event in words, on one line: what the LED shows, and whether
+/// a claim (not the base state) is what shows.
+pub fn event_to_text(event: &Event) -> String {
+    let reply = Reply::Ok(event.fields.clone());
+    let mut line = summary(&reply);
+    if let Some(claim) = event
+        .field("claim")
+        .filter(|_| event.field("shown") == Some("claim"))
+    {
+        line.push_str(&format!(" (claim {claim})"));
+    }
+    line
+}
+
 /// `claims`' list, one claim a line: `ID:LED:PRIORITY:UID:PID:LEFT:ORDER`
 /// (ledd-protocol(7)) in words.
 fn claims_text(live: &str) -> String {
@@ -75,13 +100,28 @@ fn claims_text(live: &str) -> String {
 
 /// The reply in words, for people.
 pub fn to_text(reply: &Reply) -> String {
+    let summary = summary(reply);
+    // status: the summary, then every field the kernel reported.
+    if let (Some(_), Reply::Ok(fields)) = (reply.field("exists"), reply) {
+        let details: Vec<String> = fields
+            .iter()
+            .filter(|(k, _)| k != "led")
+            .map(|(k, v)| format!("  {k}: {v}"))
+            .collect();
+        return format!("{summary}\n{}", details.join("\n"));
+    }
+    summary
+}
+
+/// The first line of [`to_text`]: what the reply says, in words.
+fn summary(reply: &Reply) -> String {
     let get = |key: &str| reply.field(key).unwrap_or("");
     if let Some(live) = reply.field("live") {
         return claims_text(live);
     }
     let led = get("led");
     let mode = get("mode");
-    let summary = match mode {
+    match mode {
         "blink" => format!(
             "{led}: blinking at {} Hz (duty {} %, on {} ms / off {} ms)",
             get("freq"),
@@ -121,19 +161,7 @@ pub fn to_text(reply: &Reply) -> String {
                 .join("\n"),
             Reply::Err(error) => error.to_string(),
         },
-    };
-    // status: the summary, then every field the kernel reported.
-    if reply.field("exists").is_some()
-        && let Reply::Ok(fields) = reply
-    {
-        let details: Vec<String> = fields
-            .iter()
-            .filter(|(k, _)| k != "led")
-            .map(|(k, v)| format!("  {k}: {v}"))
-            .collect();
-        return format!("{summary}\n{}", details.join("\n"));
     }
-    summary
 }
 
 #[cfg(test)]

@@ -31,6 +31,11 @@ pub struct Uevent {
 }
 
 impl Uevent {
+    /// An LED class device came, went or changed.
+    pub fn is_led(&self) -> bool {
+        self.subsystem == "leds"
+    }
+
     /// A new LED class device, by its name under /sys/class/leds.
     pub fn added_led(&self) -> Option<&str> {
         (self.action == "add" && self.subsystem == "leds")

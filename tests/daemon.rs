@@ -190,7 +190,7 @@ fn every_error_path_gives_a_clear_err_and_changes_nothing() {
         ),
         (
             "dance",
-            "err usage: unknown order 'dance'; orders: blink, on, off, heartbeat, pattern, trigger, identify, morse, sos, breathe, status, list, version, claims, release",
+            "err usage: unknown order 'dance'; orders: blink, on, off, heartbeat, pattern, trigger, identify, morse, sos, breathe, status, list, version, claims, release, watch",
         ),
         (
             "",

@@ -96,6 +96,7 @@ fi
 tier system yes env "${system_env[@]}" tests/system/run.sh
 tier pi yes tests/pi/run.sh
 tier web yes tests/web/run.sh
+tier ssh yes tests/ssh/run.sh
 tier bench yes python3 bench/run.py --quick
 
 echo

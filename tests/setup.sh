@@ -11,7 +11,8 @@ packages=(
     device-tree-compiler gcc-aarch64-linux-gnu libc6-dev-arm64-cross # overlay, arm64 build
     debhelper dpkg-dev fakeroot lintian mandoc man-db              # Debian package, man pages
     php-cli chromium                                               # web page
-    socat procps                                                   # tests' own clients and probes
+    socat procps netcat-openbsd                                    # tests' own clients and probes
+    openssh-server openssh-client                                  # ssh: ledctl -H against a test sshd
     file                                                           # bench: is ledd stripped?
     systemd                                                        # deb: systemd-analyze security
 )
@@ -28,7 +29,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     if dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null | grep -q bpo; then
         extra=(--allow-downgrades "qemu-utils/$(. /etc/os-release && echo "$VERSION_CODENAME")")
     fi
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${extra[@]}" "${missing[@]}"
+    # No service starts on install (policy-rc.d, as in Debian's chroots):
+    # openssh-server would start sshd on every address; the ssh tier starts
+    # its own, on 127.0.0.1 only.
+    policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+        $sudo chmod 0755 "$policy"
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${extra[@]}" "${missing[@]}" ||
+        { [ -z "$policy" ] || $sudo rm -f "$policy"; exit 1; }
+    [ -z "$policy" ] || $sudo rm -f "$policy"
 fi
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 # The fuzz tier needs nightly (fuzz/run.sh installs cargo-fuzz itself). Where

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use ledd::output;
-use ledd::protocol::{Order, Reply, Verb};
-use ledd_client::ExitCode;
+use ledd::protocol::{Event, Order, Reply, Verb};
+use ledd_client::{Connection, Endpoint, ExitCode};
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -25,9 +25,12 @@ See ledctl(1) and ledd-protocol(7).";
 #[derive(Parser)]
 #[command(name = "ledctl", version, after_help = EXIT_CODES, arg_required_else_help = true)]
 struct Cli {
-    /// ledd's socket [default: $LEDD_SOCKET, else /run/ledd/ledd.sock]
+    /// ledd's socket [default: $LEDD_SOCKET, else /run/ledd/ledd.sock; with --host, the far machine's]
     #[arg(short, long, value_name = "PATH", global = true)]
     socket: Option<PathBuf>,
+    /// Drive ledd on another machine through ssh: ssh://[user@]host[:port] [default: $LEDD_HOST]
+    #[arg(short = 'H', long, value_name = "URL", global = true)]
+    host: Option<String>,
     /// Print the reply as JSON, for scripts
     #[arg(long, global = true)]
     json: bool,
@@ -137,6 +140,13 @@ enum Command {
         #[arg(value_name = "COMMAND", required = true, last = true)]
         command: Vec<String>,
     },
+    /// Print the LEDs' state now and at every change, until interrupted
+    Watch {
+        /// The LEDs (default: every LED)
+        leds: Vec<String>,
+    },
+    /// Relay standard input and output to ledd's socket (the far end of --host)
+    DialStdio,
     /// Print a shell completion script
     Completions {
         /// The shell
@@ -216,9 +226,11 @@ fn command_line(command: &Command) -> String {
         Command::List => (Verb::List, Vec::new()),
         Command::Claims { led } => (Verb::Claims, led.iter().cloned().collect()),
         Command::Release { args } => (Verb::Release, args.clone()),
-        Command::Version | Command::Completions { .. } | Command::Hold { .. } => {
-            (Verb::Version, Vec::new())
-        }
+        Command::Watch { leds } => (Verb::Watch, leds.clone()),
+        Command::Version
+        | Command::DialStdio
+        | Command::Completions { .. }
+        | Command::Hold { .. } => (Verb::Version, Vec::new()),
     };
     let (wpm, repeat) = match command {
         Command::Pattern { repeat, .. } => (None, *repeat),
@@ -251,6 +263,51 @@ fn print_reply(reply: &Reply, json: bool) -> bool {
     printed.is_ok()
 }
 
+/// `ledctl watch`: the reply, then one line per event until ledd closes the
+/// connection (or the user interrupts). Only the reply waits `timeout`.
+fn watch(endpoint: &Endpoint, order: &Order, timeout: Duration, json: bool) -> ProcessExit {
+    let mut ledd = match Connection::open(endpoint, timeout) {
+        Ok(ledd) => ledd,
+        Err(error) => return fail(json, error.kind_word(), error.code, &error.message),
+    };
+    match ledd.order(order) {
+        Ok(Reply::Ok(_)) => {}
+        Ok(refused) => {
+            return if print_reply(&refused, json) {
+                ExitCode::Refused.into()
+            } else {
+                ExitCode::Broken.into()
+            };
+        }
+        Err(error) => return fail(json, error.kind_word(), error.code, &error.message),
+    }
+    if let Err(error) = ledd.get_ref().set_read_timeout(None) {
+        return fail(json, "broken", ExitCode::Broken, &error.to_string());
+    }
+    let mut stdout = std::io::stdout().lock();
+    loop {
+        let line = match ledd.receive_line() {
+            Ok(line) => line,
+            Err(error) => return fail(json, error.kind_word(), error.code, &error.message),
+        };
+        let Ok(event) = Event::parse(line) else {
+            continue; // not an event: nothing this client asked for
+        };
+        let shown = if json {
+            output::event_to_json(&event).to_string()
+        } else {
+            output::event_to_text(&event)
+        };
+        // A closed pipe (`ledctl watch | head`) ends the watch quietly.
+        if writeln!(stdout, "{shown}")
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            return ProcessExit::SUCCESS;
+        }
+    }
+}
+
 fn fail(json: bool, kind: &str, code: ExitCode, message: &str) -> ProcessExit {
     if json {
         println!(
@@ -268,6 +325,14 @@ fn main() -> ProcessExit {
     if let Command::Completions { shell } = cli.order {
         clap_complete::generate(shell, &mut command(), "ledctl", &mut std::io::stdout());
         return ProcessExit::SUCCESS;
+    }
+    if let Command::DialStdio = cli.order {
+        // Always this machine's ledd: it is the far end of someone's --host.
+        let socket = ledd_client::socket_path(cli.socket);
+        return match ledd_client::dial_stdio(&socket) {
+            Ok(()) => ProcessExit::SUCCESS,
+            Err(error) => fail(false, error.kind_word(), error.code, &error.message),
+        };
     }
     if !(cli.timeout.is_finite() && cli.timeout > 0.0 && cli.timeout <= 3600.0) {
         return fail(
@@ -290,12 +355,18 @@ fn main() -> ProcessExit {
             );
         }
     };
-    let socket = ledd_client::socket_path(cli.socket.clone());
     let timeout = Duration::from_secs_f64(cli.timeout);
+    let endpoint = match Endpoint::from_options(cli.host, cli.socket) {
+        Ok(endpoint) => endpoint,
+        Err(error) => return fail(cli.json, error.kind_word(), error.code, &error.message),
+    };
     if let Command::Hold { command, .. } = &cli.order {
-        return hold::run(&socket, &order, command, timeout, cli.json);
+        return hold::run(&endpoint, &order, command, timeout, cli.json);
     }
-    let reply = match ledd_client::send(&socket, &order, timeout) {
+    if let Command::Watch { .. } = &cli.order {
+        return watch(&endpoint, &order, timeout, cli.json);
+    }
+    let reply = match Connection::open(&endpoint, timeout).and_then(|mut ledd| ledd.order(&order)) {
         Ok(reply) => reply,
         Err(error) => return fail(cli.json, error.kind_word(), error.code, &error.message),
     };
@@ -310,26 +381,25 @@ fn main() -> ProcessExit {
 mod hold {
     use std::io::Read;
     use std::os::unix::process::ExitStatusExt;
-    use std::path::Path;
     use std::process::ExitCode as ProcessExit;
     use std::sync::mpsc;
     use std::time::Duration;
 
     use ledd::protocol::{Order, Reply};
-    use ledd_client::{Connection, ExitCode};
+    use ledd_client::{Connection, Endpoint, ExitCode};
 
     /// How often a lost connection is tried again while COMMAND runs.
     const RECONNECT: Duration = Duration::from_millis(500);
 
     pub fn run(
-        socket: &Path,
+        endpoint: &Endpoint,
         order: &Order,
         command: &[String],
         timeout: Duration,
         json: bool,
     ) -> ProcessExit {
         let (lost_tx, lost) = mpsc::channel();
-        let placed = match place(socket, order, timeout, lost_tx.clone()) {
+        let placed = match place(endpoint, order, timeout, lost_tx.clone()) {
             Ok(reply) => reply,
             Err((code, message)) => return super::fail(json, "hold", code, &message),
         };
@@ -379,7 +449,7 @@ mod hold {
                 eprintln!("ledctl: lost ledd; placing the claim again when it is back");
                 let mut placed = false;
                 while !placed && matches!(child.try_wait(), Ok(None)) {
-                    match place(socket, order, timeout, lost_tx.clone()) {
+                    match place(endpoint, order, timeout, lost_tx.clone()) {
                         Ok(Reply::Ok(_)) => placed = true,
                         Ok(Reply::Err(error)) => {
                             eprintln!("ledctl: ledd refused the claim again: {error}");
@@ -395,13 +465,13 @@ mod hold {
     /// Connects, places the claim, and leaves a thread watching the
     /// connection, which says on `lost` when ledd closes it.
     fn place(
-        socket: &Path,
+        endpoint: &Endpoint,
         order: &Order,
         timeout: Duration,
         lost: mpsc::Sender<()>,
     ) -> Result<Reply, (ExitCode, String)> {
         let mut connection =
-            Connection::connect(socket, timeout).map_err(|e| (e.code, e.message))?;
+            Connection::open(endpoint, timeout).map_err(|e| (e.code, e.message))?;
         let reply = connection.order(order).map_err(|e| (e.code, e.message))?;
         let mut stream = connection
             .get_ref()

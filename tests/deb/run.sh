@@ -17,13 +17,10 @@
 #   LEDD_DEB_KEEP=1          keep the package installed and the work dir
 set -euo pipefail
 
-if [ "$(id -u)" != 0 ]; then
-	# Not something a test can install: reported by name, with the suite's skip status.
-	echo "SKIPPED deb: needs root (it installs the package with dpkg -i)"
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 77
-fi
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=tests/lib/tier.sh
+. "$REPO/tests/lib/tier.sh"
+tier_needs_root deb "it installs the package with dpkg -i"
 HERE=$REPO/tests/deb
 # ledd_copy_tree, ledd_build_deb: shared with tests/system/run.sh.
 . "$REPO/tests/lib/build-deb.sh"
@@ -34,17 +31,6 @@ WORK=$(mktemp -d /tmp/ledd-deb.XXXXXX)
 # Traversable by the unprivileged users of the permission checks below.
 chmod 0755 "$WORK"
 
-passed=0 failed=0 skipped=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-skip() { echo "SKIPPED: $*"; skipped=$((skipped + 1)); }
-info() { echo "  .. $*"; }
-# check NAME CMD...: PASS when CMD succeeds, else FAIL with its output.
-check() {
-	local name=$1 out
-	shift
-	if out=$("$@" 2>&1); then pass "$name"; else fail "$name"; printf '%s\n' "$out" | tail -n 20 | sed 's/^/     /'; fi
-}
 
 installed_before=no
 # present: dpkg knows ledd in any state but "not-installed" (half-configured too).
@@ -86,7 +72,7 @@ apt_install() {
 }
 # systemd is needed for systemd-sysusers (postinst) and systemd-analyze; the
 # package is safe to install without systemd running as PID 1.
-check "build tools installed" apt_install debhelper dpkg-dev fakeroot lintian \
+check_quiet "build tools installed" apt_install debhelper dpkg-dev fakeroot lintian \
 	device-tree-compiler man-db mandoc systemd binutils file rsync python3
 
 # --- Clean copy of the work tree ---------------------------------------------
@@ -95,7 +81,7 @@ check "build tools installed" apt_install debhelper dpkg-dev fakeroot lintian \
 SRC=$WORK/ledd
 mkdir -p "$SRC"
 copy_tree() { ledd_copy_tree "$REPO" "$SRC"; }
-check "copy of the work tree (without target/)" copy_tree
+check_quiet "copy of the work tree (without target/)" copy_tree
 if [ -e "$SRC/target" ]; then fail "copy contains target/"; fi
 
 for m in ledd.8 ledctl.1 ledd.toml.5 ledd-protocol.7; do
@@ -129,15 +115,14 @@ build() { # build LOG ARGS...: dpkg-buildpackage in the copy
 	ledd_build_deb "$SRC" "$CACHE/cargo" "$log" "$deb_opts" "$@"
 }
 arch=$(dpkg --print-architecture)
-if check "dpkg-buildpackage -us -uc -b (log: target/deb-test/build.log)" build "$CACHE/build.log"; then
+if check_quiet "dpkg-buildpackage -us -uc -b (log: target/deb-test/build.log)" build "$CACHE/build.log"; then
 	deb=$(ls "$WORK"/ledd_"${deb_version}"_"$arch".deb 2>/dev/null || true)
 else
 	deb=
 fi
 if [ -z "$deb" ]; then
 	fail "no ledd_${deb_version}_$arch.deb built: later checks cannot run"
-	echo "$passed passed, $failed failed, $skipped skipped"
-	exit 1
+	finish
 fi
 pass "built $(basename "$deb")"
 cp "$deb" "$CACHE/"
@@ -149,7 +134,7 @@ lint() { # lint DEB: PASS when lintian reports no error and no warning; every
 	out=$CACHE/lintian-$(basename "$1" .deb).txt
 	lintian --fail-on error,warning --display-info --pedantic "$1" >"$out" 2>&1 || rc=$?
 	if [ "$rc" = 0 ]; then pass "lintian --fail-on error,warning $(basename "$1")"; else fail "lintian --fail-on error,warning $(basename "$1") (exit $rc)"; fi
-	if [ -s "$out" ]; then sed 's/^/     lintian: /' "$out"; else info "lintian: no tags at all"; fi
+	if [ -s "$out" ]; then sed 's/^/     lintian: /' "$out"; else note "lintian: no tags at all"; fi
 }
 lint "$deb"
 
@@ -160,7 +145,7 @@ has() { # has MODE PATH: the package ships PATH with that mode, owned root:root
 	printf '%s\n' "$contents" | awk -v m="$1" -v p="./$2" '$1 == m && $2 == "root/root" && $NF == p { f = 1 } END { exit !f }'
 }
 while read -r mode path; do
-	check "ships $path ($mode)" has "$mode" "$path"
+	check_quiet "ships $path ($mode)" has "$mode" "$path"
 done <<'EOF'
 -rwxr-xr-x usr/sbin/ledd
 -rwxr-xr-x usr/bin/ledctl
@@ -182,27 +167,27 @@ done <<'EOF'
 EOF
 # dh_compress leaves files under 4 kB in /usr/share/doc uncompressed.
 has_readme() { has -rw-r--r-- usr/share/doc/ledd/README.Debian || has -rw-r--r-- usr/share/doc/ledd/README.Debian.gz; }
-check "ships usr/share/doc/ledd/README.Debian[.gz]" has_readme
+check_quiet "ships usr/share/doc/ledd/README.Debian[.gz]" has_readme
 if [ -d "$SRC/examples/web" ]; then
 	for f in $(cd "$SRC/examples" && find web -type f | sort); do
-		check "ships examples $f" has -rw-r--r-- "usr/share/doc/ledd/examples/$f"
+		check_quiet "ships examples $f" has -rw-r--r-- "usr/share/doc/ledd/examples/$f"
 	done
 else
 	skip "examples/web not in the work tree"
 fi
-check "conffiles lists /etc/ledd/ledd.toml" sh -c "dpkg-deb --ctrl-tarfile '$deb' | tar -xO ./conffiles | grep -qx /etc/ledd/ledd.toml"
+check_quiet "conffiles lists /etc/ledd/ledd.toml" sh -c "dpkg-deb --ctrl-tarfile '$deb' | tar -xO ./conffiles | grep -qx /etc/ledd/ledd.toml"
 field() { dpkg-deb -f "$deb" "$1"; }
-check "Conflicts: ledmon" test "$(field Conflicts)" = ledmon
-check "Architecture: $arch" test "$(field Architecture)" = "$arch"
-check "Depends on systemd-sysusers provider" sh -c "dpkg-deb -f '$deb' Depends | grep -q 'systemd | systemd-standalone-sysusers'"
+check_quiet "Conflicts: ledmon" test "$(field Conflicts)" = ledmon
+check_quiet "Architecture: $arch" test "$(field Architecture)" = "$arch"
+check_quiet "Depends on systemd-sysusers provider" sh -c "dpkg-deb -f '$deb' Depends | grep -q 'systemd | systemd-standalone-sysusers'"
 x=$WORK/x
 dpkg-deb -x "$deb" "$x"
 machine() { readelf -h "$1" | sed -n 's/^ *Machine: *//p'; }
 case $arch in amd64) want="Advanced Micro Devices X86-64" ;; arm64) want=AArch64 ;; *) want=$(machine /bin/sh) ;; esac
-check "usr/sbin/ledd is an ELF for $want" test "$(machine "$x/usr/sbin/ledd")" = "$want"
-check "ledd.dtbo is a device tree overlay with __fixups__" sh -c "fdtdump '$x/usr/lib/ledd/overlays/ledd.dtbo' 2>/dev/null | grep -q __fixups__"
-check "bash completion mentions blink" grep -q blink "$x/usr/share/bash-completion/completions/ledctl"
-check "postinst runs systemd-sysusers" sh -c "dpkg-deb --ctrl-tarfile '$deb' | tar -xO ./postinst | grep -q 'systemd-sysusers.*ledd.conf'"
+check_quiet "usr/sbin/ledd is an ELF for $want" test "$(machine "$x/usr/sbin/ledd")" = "$want"
+check_quiet "ledd.dtbo is a device tree overlay with __fixups__" sh -c "fdtdump '$x/usr/lib/ledd/overlays/ledd.dtbo' 2>/dev/null | grep -q __fixups__"
+check_quiet "bash completion mentions blink" grep -q blink "$x/usr/share/bash-completion/completions/ledctl"
+check_quiet "postinst runs systemd-sysusers" sh -c "dpkg-deb --ctrl-tarfile '$deb' | tar -xO ./postinst | grep -q 'systemd-sysusers.*ledd.conf'"
 
 # --- udev rule: syntax and effect on a fake sysfs tree ----------------------------
 rules=$SRC/udev/60-ledd.rules
@@ -229,53 +214,53 @@ backports_udevadm() { # prints the path of a udevadm >= 253, or fails
 }
 udev_ver=$(udevadm --version 2>/dev/null || echo 0)
 if [ "$udev_ver" -ge 253 ] 2>/dev/null; then
-	check "udevadm verify 60-ledd.rules" udevadm verify "$rules"
+	check_quiet "udevadm verify 60-ledd.rules" udevadm verify "$rules"
 elif udevadm_bpo=$(backports_udevadm); then
-	check "udevadm verify 60-ledd.rules (udevadm $("$udevadm_bpo" --version) from backports; the system has ${udev_ver/#0/none})" \
+	check_quiet "udevadm verify 60-ledd.rules (udevadm $("$udevadm_bpo" --version) from backports; the system has ${udev_ver/#0/none})" \
 		"$udevadm_bpo" verify "$rules"
 	# The checker must be able to fail: a rule with a bad operator.
 	printf 'SUBSYSTEM="leds", GROUP:="leds"\n' >"$WORK/broken.rules"
-	check "udevadm verify rejects a broken rule" sh -c "! '$udevadm_bpo' verify '$WORK/broken.rules' >/dev/null 2>&1"
+	check_quiet "udevadm verify rejects a broken rule" sh -c "! '$udevadm_bpo' verify '$WORK/broken.rules' >/dev/null 2>&1"
 else
 	# The backports archive is Debian's own: not getting it is a failure, not a skip.
 	fail "udevadm verify: needs udev >= 253 (have: ${udev_ver/#0/none}) and the backports' udevadm could not be fetched (see $CACHE/udev-backports/apt.log)"
 fi
-check "60-ledd.rules syntax (KEY op \"VALUE\" pairs, allowed keys, GOTO/LABEL)" python3 "$HERE/udev-sim.py" lint "$rules"
+check_quiet "60-ledd.rules syntax (KEY op \"VALUE\" pairs, allowed keys, GOTO/LABEL)" python3 "$HERE/udev-sim.py" lint "$rules"
 
 # --- Install ----------------------------------------------------------------------
 if present; then
 	installed_before=yes
-	info "ledd was installed before the test: purging it first"
+	note "ledd was installed before the test: purging it first"
 	dpkg --purge ledd >/dev/null
 fi
-check "dpkg -i $(basename "$deb") (no systemd as PID 1)" dpkg -i "$deb"
-check "dpkg says ledd is installed" sh -c "dpkg-query -W -f='\${Status}' ledd | grep -qx 'install ok installed'"
-check "group leds exists" getent group leds
-check "user ledd exists" getent passwd ledd
-check "user ledd is in group leds" sh -c "id -nG ledd | tr ' ' '\n' | grep -qx leds"
-check "user ledd has no login shell" sh -c "getent passwd ledd | cut -d: -f7 | grep -q nologin"
-check "ledctl --version prints $deb_version" sh -c "ledctl --version | grep -q '$deb_version'"
-check "ledd --version prints $deb_version" sh -c "ledd --version | grep -q '$deb_version'"
-check "man -w ledctl" sh -c "man -w ledctl | grep -q /usr/share/man/man1/ledctl.1.gz"
-check "man -w 8 ledd" sh -c "man -w 8 ledd | grep -q man8/ledd.8.gz"
-check "man -w 5 ledd.toml" sh -c "man -w 5 ledd.toml | grep -q man5/ledd.toml.5.gz"
-check "man -w 7 ledd-protocol" sh -c "man -w 7 ledd-protocol | grep -q man7/ledd-protocol.7.gz"
+check_quiet "dpkg -i $(basename "$deb") (no systemd as PID 1)" dpkg -i "$deb"
+check_quiet "dpkg says ledd is installed" sh -c "dpkg-query -W -f='\${Status}' ledd | grep -qx 'install ok installed'"
+check_quiet "group leds exists" getent group leds
+check_quiet "user ledd exists" getent passwd ledd
+check_quiet "user ledd is in group leds" sh -c "id -nG ledd | tr ' ' '\n' | grep -qx leds"
+check_quiet "user ledd has no login shell" sh -c "getent passwd ledd | cut -d: -f7 | grep -q nologin"
+check_quiet "ledctl --version prints $deb_version" sh -c "ledctl --version | grep -q '$deb_version'"
+check_quiet "ledd --version prints $deb_version" sh -c "ledd --version | grep -q '$deb_version'"
+check_quiet "man -w ledctl" sh -c "man -w ledctl | grep -q /usr/share/man/man1/ledctl.1.gz"
+check_quiet "man -w 8 ledd" sh -c "man -w 8 ledd | grep -q man8/ledd.8.gz"
+check_quiet "man -w 5 ledd.toml" sh -c "man -w 5 ledd.toml | grep -q man5/ledd.toml.5.gz"
+check_quiet "man -w 7 ledd-protocol" sh -c "man -w 7 ledd-protocol | grep -q man7/ledd-protocol.7.gz"
 # With the pages installed and indexed, mandoc can resolve their cross-references.
-check "makewhatis /usr/share/man" makewhatis /usr/share/man
+check_quiet "makewhatis /usr/share/man" makewhatis /usr/share/man
 for page in man8/ledd.8.gz man1/ledctl.1.gz man5/ledd.toml.5.gz man7/ledd-protocol.7.gz; do
-	check "mandoc -T lint $page reports nothing" sh -c "out=\$(mandoc -T lint /usr/share/man/$page 2>&1); [ -z \"\$out\" ] || { echo \"\$out\"; false; }"
+	check_quiet "mandoc -T lint $page reports nothing" sh -c "out=\$(mandoc -T lint /usr/share/man/$page 2>&1); [ -z \"\$out\" ] || { echo \"\$out\"; false; }"
 done
-check "ledd --check-config accepts the shipped /etc/ledd/ledd.toml" ledd --check-config --config /etc/ledd/ledd.toml
-check "ledd --check-config accepts it as user ledd" setpriv --reuid=ledd --regid=leds --init-groups ledd --check-config --config /etc/ledd/ledd.toml
+check_quiet "ledd --check-config accepts the shipped /etc/ledd/ledd.toml" ledd --check-config --config /etc/ledd/ledd.toml
+check_quiet "ledd --check-config accepts it as user ledd" setpriv --reuid=ledd --regid=leds --init-groups ledd --check-config --config /etc/ledd/ledd.toml
 
 # The shipped config's documented defaults must all be valid when uncommented.
 uncommented=$WORK/ledd-all-keys.toml
 sed -e 's/^#\([a-z_]* *=\)/\1/' -e 's/^#\(\[leds\.power\]\)/\1/' -e 's/^#\(device *=\)/\1/' /etc/ledd/ledd.toml >"$uncommented"
-check "every commented default in ledd.toml is accepted when uncommented" ledd --check-config --config "$uncommented"
+check_quiet "every commented default in ledd.toml is accepted when uncommented" ledd --check-config --config "$uncommented"
 
 # systemd units, installed (ExecStart= exists now).
 if command -v systemd-analyze >/dev/null; then
-	check "systemd-analyze verify ledd.service ledd.socket" systemd-analyze verify --man=no \
+	check_quiet "systemd-analyze verify ledd.service ledd.socket" systemd-analyze verify --man=no \
 		/lib/systemd/system/ledd.service /lib/systemd/system/ledd.socket
 	sec=$(systemd-analyze security --offline=true /lib/systemd/system/ledd.service 2>&1 | sed -n 's/.*Overall exposure level for ledd.service: *//p')
 	score=${sec%% *}
@@ -307,8 +292,8 @@ ledd_pid=$!
 for _ in $(seq 50); do [ -S "$rt/ledd.sock" ] && break; sleep 0.1; done
 if [ -S "$rt/ledd.sock" ]; then
 	pass "installed ledd (as ledd:leds, --simulate) listens on its socket"
-	check "socket is group leds, mode 0660" test "$(stat -c '%G %a' "$rt/ledd.sock")" = "leds 660"
-	check "ledctl as user ledd (group leds): blink 2" setpriv --reuid=ledd --regid=leds --init-groups \
+	check_quiet "socket is group leds, mode 0660" test "$(stat -c '%G %a' "$rt/ledd.sock")" = "leds 660"
+	check_quiet "ledctl as user ledd (group leds): blink 2" setpriv --reuid=ledd --regid=leds --init-groups \
 		ledctl --socket "$rt/ledd.sock" blink 2
 	rc=0
 	setpriv --reuid=nobody --regid=nogroup --clear-groups ledctl --socket "$rt/ledd.sock" version >/dev/null 2>&1 || rc=$?
@@ -330,21 +315,21 @@ for f in brightness trigger max_brightness uevent delay_on delay_off; do echo 0 
 chmod 0644 "$fake$dev"/*
 chmod -R a+rX "$fake"
 before=$(cd "$fake$dev" && md5sum -- *)
-check "udev add event: RUN commands succeed" python3 "$HERE/udev-sim.py" run "$rules" "$fake" "$dev" add leds
+check_quiet "udev add event: RUN commands succeed" python3 "$HERE/udev-sim.py" run "$rules" "$fake" "$dev" add leds
 perm() { stat -c '%G %a' "$fake$dev/$1"; }
 for f in brightness trigger delay_on delay_off; do
-	check "after add: $f is group leds, mode 664" test "$(perm "$f")" = "leds 664"
+	check_quiet "after add: $f is group leds, mode 664" test "$(perm "$f")" = "leds 664"
 done
 for f in max_brightness uevent; do
-	check "after add: $f untouched (root 644)" test "$(perm "$f")" = "root 644"
+	check_quiet "after add: $f untouched (root 644)" test "$(perm "$f")" = "root 644"
 done
-check "udev rule wrote to no LED file" test "$(cd "$fake$dev" && md5sum -- *)" = "$before"
+check_quiet "udev rule wrote to no LED file" test "$(cd "$fake$dev" && md5sum -- *)" = "$before"
 # A trigger change: the kernel recreates root-owned files, then sends "change".
 for f in pattern repeat; do echo 0 >"$fake$dev/$f" && chmod 0644 "$fake$dev/$f"; done
 rm -f "$fake$dev/delay_on" "$fake$dev/delay_off"
-check "udev change event: RUN commands succeed (missing files skipped)" python3 "$HERE/udev-sim.py" run "$rules" "$fake" "$dev" change leds
+check_quiet "udev change event: RUN commands succeed (missing files skipped)" python3 "$HERE/udev-sim.py" run "$rules" "$fake" "$dev" change leds
 for f in pattern repeat; do
-	check "after change: $f is group leds, mode 664" test "$(perm "$f")" = "leds 664"
+	check_quiet "after change: $f is group leds, mode 664" test "$(perm "$f")" = "leds 664"
 done
 # silent CMD...: CMD exits 0 and prints nothing (a crash prints and exits non-zero).
 silent() {
@@ -354,7 +339,7 @@ silent() {
 	echo "exit $rc, output: $out"
 	return 1
 }
-check "no RUN for another subsystem (udev-sim exits 0 and runs nothing)" \
+check_quiet "no RUN for another subsystem (udev-sim exits 0 and runs nothing)" \
 	silent python3 "$HERE/udev-sim.py" run "$rules" "$fake" "$dev" add net
 # try_write USER_ARGS... -- FILE: as that user, try to write 1 to FILE; prints
 # "written" or "refused" from inside, so a failing setpriv (or sh) is told apart
@@ -373,11 +358,11 @@ expect_write() {
 	got=$(try_write "$@") || { echo "$got"; return 1; }
 	[ "$got" = "$want" ] || { echo "want $want, got $got"; return 1; }
 }
-check "group leds member (ledd) can write brightness" \
+check_quiet "group leds member (ledd) can write brightness" \
 	expect_write written --reuid=ledd --regid=leds --init-groups -- "$fake$dev/brightness"
-check "non-member (nobody) cannot write brightness" \
+check_quiet "non-member (nobody) cannot write brightness" \
 	expect_write refused --reuid=nobody --regid=nogroup --clear-groups -- "$fake$dev/brightness"
-check "group leds member cannot write max_brightness" \
+check_quiet "group leds member cannot write max_brightness" \
 	expect_write refused --reuid=ledd --regid=leds --init-groups -- "$fake$dev/max_brightness"
 
 # --- Purge -----------------------------------------------------------------------
@@ -387,26 +372,26 @@ mkdir -p /var/lib/ledd /run/ledd
 echo '# state' >/var/lib/ledd/state.toml
 chown -R ledd:leds /var/lib/ledd /run/ledd || true
 files=$(printf '%s\n' "$contents" | awk '$1 !~ /^d/ { sub(/^\./, "", $NF); print $NF }')
-check "dpkg --purge ledd" dpkg --purge ledd
-check "dpkg no longer knows ledd" sh -c "! dpkg-query -W -f='\${Status}\n' ledd 2>/dev/null | grep -qv 'not-installed\$'"
+check_quiet "dpkg --purge ledd" dpkg --purge ledd
+check_quiet "dpkg no longer knows ledd" sh -c "! dpkg-query -W -f='\${Status}\n' ledd 2>/dev/null | grep -qv 'not-installed\$'"
 left=()
 for f in $files /etc/ledd /var/lib/ledd /run/ledd /usr/lib/ledd /usr/share/doc/ledd; do
 	if [ -e "$f" ] || [ -L "$f" ]; then left+=("$f"); fi
 done
 if [ ${#left[@]} -eq 0 ]; then pass "nothing left after purge (files, /etc/ledd, /var/lib/ledd, /run/ledd)"; else fail "left after purge: ${left[*]}"; fi
-info "user ledd and group leds are kept after purge by design (README.Debian)"
+note "user ledd and group leds are kept after purge by design (README.Debian)"
 
 # --- Reinstall ---------------------------------------------------------------------
-check "reinstall: dpkg -i works after purge" dpkg -i "$deb"
-check "reinstall: shipped config is back" test -f /etc/ledd/ledd.toml
-check "reinstall: ledctl --version" ledctl --version
+check_quiet "reinstall: dpkg -i works after purge" dpkg -i "$deb"
+check_quiet "reinstall: shipped config is back" test -f /etc/ledd/ledd.toml
+check_quiet "reinstall: ledctl --version" ledctl --version
 # The page as the package installs it, driving ledd as the package installs it.
 if [ -f /usr/share/doc/ledd/examples/web/index.php ] && [ "${LEDD_DEB_WEB:-1}" = 1 ]; then
-	check "web page from the package, in Chromium, with the packaged ledd (tests/web/run.sh)" \
+	check_quiet "web page from the package, in Chromium, with the packaged ledd (tests/web/run.sh)" \
 		env LEDD_BIN=/usr/sbin/ledd LEDD_PAGE=/usr/share/doc/ledd/examples/web/index.php bash "$REPO/tests/web/run.sh"
 fi
 if [ "${LEDD_DEB_KEEP:-0}" != 1 ] && [ "$installed_before" = no ]; then
-	check "final purge" dpkg --purge ledd
+	check_quiet "final purge" dpkg --purge ledd
 fi
 
 # --- Cross build: arm64 ---------------------------------------------------------------
@@ -439,8 +424,8 @@ if [ "${LEDD_DEB_CROSS:-1}" = 1 ] && [ "$arch" != arm64 ]; then
 			apt_install "rustc-web=$v" "cargo-web=$v" "libstd-rust-web-dev=$v" "libstd-rust-web-dev:arm64=$v"
 		fi
 	}
-	check "arm64 cross tools installed" cross_tools
-	if check "dpkg-buildpackage -a arm64 -us -uc -b -d (log: target/deb-test/build-arm64.log)" \
+	check_quiet "arm64 cross tools installed" cross_tools
+	if check_quiet "dpkg-buildpackage -a arm64 -us -uc -b -d (log: target/deb-test/build-arm64.log)" \
 		build "$CACHE/build-arm64.log" -a arm64 -d; then
 		adeb=$(ls "$WORK"/ledd_"${deb_version}"_arm64.deb 2>/dev/null || true)
 		if [ -n "$adeb" ]; then
@@ -448,17 +433,17 @@ if [ "${LEDD_DEB_CROSS:-1}" = 1 ] && [ "$arch" != arm64 ]; then
 			cp "$adeb" "$CACHE/"
 			ax=$WORK/xa
 			dpkg-deb -x "$adeb" "$ax"
-			check "arm64: usr/sbin/ledd is AArch64" test "$(machine "$ax/usr/sbin/ledd")" = AArch64
-			check "arm64: usr/bin/ledctl is AArch64" test "$(machine "$ax/usr/bin/ledctl")" = AArch64
+			check_quiet "arm64: usr/sbin/ledd is AArch64" test "$(machine "$ax/usr/sbin/ledd")" = AArch64
+			check_quiet "arm64: usr/bin/ledctl is AArch64" test "$(machine "$ax/usr/bin/ledctl")" = AArch64
 			qa() { qemu-aarch64 -L /usr/aarch64-linux-gnu "$@"; }
-			check "arm64: ledctl --version runs under qemu-aarch64" sh -c "qemu-aarch64 -L /usr/aarch64-linux-gnu '$ax/usr/bin/ledctl' --version | grep -q '$deb_version'"
-			check "arm64: ledd --version runs under qemu-aarch64" sh -c "qemu-aarch64 -L /usr/aarch64-linux-gnu '$ax/usr/sbin/ledd' --version | grep -q '$deb_version'"
-			check "arm64: ledd --check-config accepts the shipped config (qemu-aarch64)" \
+			check_quiet "arm64: ledctl --version runs under qemu-aarch64" sh -c "qemu-aarch64 -L /usr/aarch64-linux-gnu '$ax/usr/bin/ledctl' --version | grep -q '$deb_version'"
+			check_quiet "arm64: ledd --version runs under qemu-aarch64" sh -c "qemu-aarch64 -L /usr/aarch64-linux-gnu '$ax/usr/sbin/ledd' --version | grep -q '$deb_version'"
+			check_quiet "arm64: ledd --check-config accepts the shipped config (qemu-aarch64)" \
 				qa "$ax/usr/sbin/ledd" --check-config --config "$ax/etc/ledd/ledd.toml"
-			check "arm64: Architecture: arm64" test "$(dpkg-deb -f "$adeb" Architecture)" = arm64
-			check "arm64: same file list as $arch" test \
+			check_quiet "arm64: Architecture: arm64" test "$(dpkg-deb -f "$adeb" Architecture)" = arm64
+			check_quiet "arm64: same file list as $arch" test \
 				"$(dpkg-deb -c "$adeb" | awk '{print $1, $NF}')" = "$(printf '%s\n' "$contents" | awk '{print $1, $NF}')"
-			check "arm64: Depends has libc6" sh -c "dpkg-deb -f '$adeb' Depends | grep -q libc6"
+			check_quiet "arm64: Depends has libc6" sh -c "dpkg-deb -f '$adeb' Depends | grep -q libc6"
 			lint "$adeb"
 		else
 			fail "no ledd_${deb_version}_arm64.deb built"
@@ -468,5 +453,4 @@ else
 	skip "arm64 cross build (LEDD_DEB_CROSS=0 or native arm64)"
 fi
 
-echo "$passed passed, $failed failed, $skipped skipped"
-[ "$failed" -eq 0 ]
+finish

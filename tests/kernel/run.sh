@@ -201,7 +201,7 @@ fi
 cp /bin/busybox "$rd/bin/busybox"
 cp "$kdir"/modules/*.ko "$rd/lib/modules/"
 cp "$here/guest/init" "$rd/init"
-cp "$here"/guest/*.sh "$rd/scenarios/"
+cp "$here"/guest/*.sh "$root/tests/lib/guest-leds.sh" "$rd/scenarios/"
 chmod 0755 "$rd/init"
 echo "$mode" >"$rd/etc/ledd-test-mode"
 # Unprivileged-run scenario: a user for ledd and the group that may write

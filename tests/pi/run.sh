@@ -18,27 +18,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$ROOT/tests/pi
 CACHE=$ROOT/target/pi-cache
 WORK=$ROOT/target/pi-work
-T0=$(date +%s)
-
-passed=0
-failed=0
-skipped=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-skip() { echo "SKIPPED: $*"; skipped=$((skipped + 1)); }
-note() { echo "  .. $*"; }
-# check DESCRIPTION COMMAND...: PASS if the command succeeds
-check() {
-	local desc=$1
-	shift
-	if "$@"; then pass "$desc"; else fail "$desc"; fi
-}
-finish() {
-	echo "pi tests took $(($(date +%s) - T0)) s"
-	echo "$passed passed, $failed failed, $skipped skipped"
-	[ "$failed" -eq 0 ]
-	exit $?
-}
+# shellcheck source=tests/lib/tier.sh
+. "$ROOT/tests/lib/tier.sh"
 
 # An unexpected error in a setup step still ends with a FAIL and the tally.
 trap 'fail "internal error at line $LINENO: $BASH_COMMAND"; finish' ERR

@@ -16,8 +16,8 @@
 #
 # The guest prints `LEDD-CHECK PASS|FAIL name detail` on its second serial
 # port; this script owns the plan (every check expected, in order), prints
-# `PASS name detail` / `FAIL name detail` per check, counts a check that was
-# never reported as a failure, and ends with "N passed, N failed".
+# `PASS: name detail` / `FAIL: name detail` per check (tests/lib/tier.sh), counts a check that was
+# never reported as a failure, and ends with "N passed, N failed, N skipped".
 #
 # usage: tests/system/run.sh        (as root: installs host tools with apt)
 # env:   LEDD_DEB=PATH             test this .deb instead of building one
@@ -32,15 +32,11 @@
 # Exit status: 0 only if every planned check passed.
 set -euo pipefail
 
-if [ "$(id -u)" != 0 ]; then
-	# Not something a test can install: reported by name, with the suite's skip status.
-	echo "SKIPPED system: needs root (apt-get, mmdebstrap, mkfs.ext4 -d of a root file system)"
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 77
-fi
-
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/lib/tier.sh
+. "$root/tests/lib/tier.sh"
+tier_needs_root system "apt-get, mmdebstrap, mkfs.ext4 -d of a root file system"
 # ledd_copy_tree, ledd_build_deb: the package build of tests/deb/run.sh.
 . "$root/tests/lib/build-deb.sh"
 cache=$root/target/system-cache
@@ -60,27 +56,10 @@ plan_boot2=(b2-system-up b2-service-active b2-restored-rate b2-restored-last-sec
 	b2-purge b2-purge-nothing-left b2-purge-units-gone boot2-done)
 plan=("${plan_host[@]}" "${plan_boot1[@]}" "${plan_boot2[@]}")
 
-passed=0 failed=0
-declare -A seen=()
-pass() { local n=$1; shift; echo "PASS $n $*"; seen[$n]=1; passed=$((passed + 1)); }
-fail() { local n=$1; shift; echo "FAIL $n $*"; seen[$n]=1; failed=$((failed + 1)); }
-log() { echo "  .. $*"; }
-# finish: every planned check that was not reported is a failure.
-finish() {
-	local n
-	for n in "${plan[@]}"; do
-		[ -n "${seen[$n]:-}" ] || fail "$n" "(missing: never reported)"
-	done
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit
-}
+# finish (tests/lib/tier.sh): every planned check that was not reported is a failure.
+tier_plan_names "${plan[@]}"
 
 echo "plan: ${#plan[@]} checks: ${plan[*]}"
-if [ "$(id -u)" != 0 ]; then
-	fail host-tools "tests/system/run.sh must run as root (mmdebstrap, apt)"
-	finish
-fi
 mkdir -p "$cache" "$work"
 
 # --- Host tools -----------------------------------------------------------------
@@ -109,7 +88,7 @@ tools() {
 	local missing=()
 	mapfile -t missing < <(missing_tools)
 	[ ${#missing[@]} -eq 0 ] && return 0
-	log "apt-get install ${missing[*]}"
+	note "apt-get install ${missing[*]}"
 	apt-get -o DPkg::Lock::Timeout=600 update -qq >"$work/apt.log" 2>&1 || { tail -n 5 "$work/apt.log"; return 1; }
 	local extra=()
 	# A backports qemu-utils (preinstalled on some images) blocks the
@@ -139,7 +118,7 @@ build_image() {
 	flock -w 1200 9 || { echo "another run holds $cache/.lock"; return 1; }
 	[ "${LEDD_SYSTEM_REBUILD:-0}" != 1 ] || rm -rf --one-file-system "$img"
 	[ -e "$img/.complete" ] && return 0
-	log "building the image (recipe tests/system/image.sh, key $key): log $cache/image-$key.log"
+	note "building the image (recipe tests/system/image.sh, key $key): log $cache/image-$key.log"
 	rm -rf --one-file-system "$img" && mkdir -p "$img"
 	local t0=$SECONDS
 	# Bounded: a stalled mirror must not hang the tier (mmdebstrap cleans up
@@ -147,7 +126,7 @@ build_image() {
 	timeout -k 30 1200 "$here/image.sh" build "$img" "$cache/debs" >"$cache/image-$key.log" 2>&1 ||
 		{ echo "image.sh exit $? (124: over 1200 s)"; tail -n 30 "$cache/image-$key.log"; rm -rf --one-file-system "$img"; return 1; }
 	touch "$img/.complete"
-	log "image built in $((SECONDS - t0)) s"
+	note "image built in $((SECONDS - t0)) s"
 	# Only the current recipe's image is kept.
 	find "$cache" -maxdepth 1 -name 'image-*' ! -name "image-$key" ! -name "image-$key.log" -exec rm -rf --one-file-system {} +
 }
@@ -205,7 +184,7 @@ else
 	fail ledsample "gcc -static tests/kernel/ledsample.c: $out"
 	finish
 fi
-cp "$here/guest/checks.sh" "$work/disk/"
+cp "$here/guest/checks.sh" "$root/tests/lib/guest-leds.sh" "$work/disk/"
 data=$work/ci-disk.img
 overlay=$work/root.qcow2
 mkdisks() {
@@ -246,7 +225,7 @@ boot() {
 	: >"$console"
 	: >"$results"
 	rm -f "$work/journal-$phase.txt"
-	log "$phase: qemu (limit ${timeout_s} s, clock: ${clock[*]:-real time}), console log: $console"
+	note "$phase: qemu (limit ${timeout_s} s, clock: ${clock[*]:-real time}), console log: $console"
 	local t0=$SECONDS qrc=0
 	# No network device at all; -no-reboot: a reboot or panic ends qemu.
 	timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg "${clock[@]}" -machine pc -m 1024 -smp 1 \
@@ -258,11 +237,11 @@ boot() {
 		-append "root=/dev/vda rootfstype=ext4 rw console=ttyS0 panic=-1 quiet loglevel=3 $tick ledd_ci=$phase" \
 		</dev/null >"$console" 2>&1 || qrc=$?
 	local took=$((SECONDS - t0))
-	log "$phase: qemu exited with status $qrc after $took s"
+	note "$phase: qemu exited with status $qrc after $took s"
 	eval "time_$phase=$took"
 	# The guest's journal of this boot, for the record.
 	debugfs -R "dump /out/journal-$phase.txt $work/journal-$phase.txt" "$data" >/dev/null 2>&1 &&
-		[ -s "$work/journal-$phase.txt" ] && log "$phase: guest journal: $work/journal-$phase.txt"
+		[ -s "$work/journal-$phase.txt" ] && note "$phase: guest journal: $work/journal-$phase.txt"
 
 	local planned name verdict detail
 	shift
@@ -291,5 +270,5 @@ boot() {
 }
 boot boot1 "${plan_boot1[@]}"
 boot boot2 "${plan_boot2[@]}"
-log "host time: boot1 ${time_boot1:-?} s, boot2 ${time_boot2:-?} s, whole tier $SECONDS s; guest trace: $work/results-boot1.log, $work/results-boot2.log"
+note "host time: boot1 ${time_boot1:-?} s, boot2 ${time_boot2:-?} s, whole tier $SECONDS s; guest trace: $work/results-boot1.log, $work/results-boot2.log"
 finish

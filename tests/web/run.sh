@@ -16,12 +16,8 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 ARTIFACTS=$TARGET/web-artifacts
 mkdir -p "$ARTIFACTS"
 
-passed=0
-failed=0
-skipped=0
-pass() { echo "PASS $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-skip() { echo "SKIPPED $*"; skipped=$((skipped + 1)); }
+# shellcheck source=tests/lib/tier.sh
+. "$ROOT/tests/lib/tier.sh"
 # The plan: how many checks each step reports. A step that reports fewer (a crash half-way,
 # an early exit) fails, and so does one that exits non-zero. Update these with the checks.
 PLAN_OWN=11          # pass/fail calls in this script
@@ -29,6 +25,7 @@ PLAN_UNIT=52         # tests/web/unit.php
 PLAN_MAIN=68         # browser.mjs PHASE=main
 PLAN_UNREACHABLE=2   # browser.mjs PHASE=unreachable, each of 3 runs
 PLAN=$((PLAN_OWN + PLAN_UNIT + PLAN_MAIN + 3 * PLAN_UNREACHABLE))
+tier_plan "$PLAN"
 echo "plan: $PLAN checks (this script $PLAN_OWN, unit.php $PLAN_UNIT, browser main $PLAN_MAIN, browser unreachable 3 x $PLAN_UNREACHABLE)"
 # run_step NAME EXPECTED OUT CMD...: runs a program that prints PASS/FAIL lines, shows and
 # counts them; its exit status and its number of checks are checked too.
@@ -47,14 +44,6 @@ run_step() {
     if [ $((p + f)) -ne "$expected" ]; then
         fail "$name reported $((p + f)) checks, planned $expected"
     fi
-}
-finish() {
-    local missing=$((PLAN - passed - failed - skipped))
-    if [ "$missing" -gt 0 ]; then
-        fail "$missing planned checks never reported"
-    fi
-    echo "$passed passed, $failed failed, $skipped skipped"
-    [ "$failed" -eq 0 ]
 }
 
 # ---- tools -----------------------------------------------------------------------------

@@ -25,6 +25,9 @@ use std::time::Duration;
 
 use ledd_protocol::{DEFAULT_SOCKET, Order, Reply};
 
+pub mod ssh;
+use ssh::{SshTarget, Tunnel};
+
 /// ledctl's exit codes (documented in ledctl(1)); other clients may use them too.
 ///
 /// ```
@@ -106,6 +109,98 @@ pub fn send(socket: &Path, order: &Order, timeout: Duration) -> Result<Reply, Cl
     Connection::connect(socket, timeout)?.order(order)
 }
 
+/// Where ledd is: its socket on this machine, or on another one through ssh
+/// (its socket there: the given one, else that machine's default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Local(PathBuf),
+    Ssh {
+        target: SshTarget,
+        socket: Option<PathBuf>,
+    },
+}
+
+impl Endpoint {
+    /// From ledctl's `-H`/`--host` (else `$LEDD_HOST`) and `-s`/`--socket`
+    /// (else `$LEDD_SOCKET`): no host, or an empty one, is this machine.
+    ///
+    /// ```
+    /// use ledd_client::Endpoint;
+    /// # unsafe { std::env::remove_var("LEDD_HOST"); std::env::remove_var("LEDD_SOCKET") }
+    /// let here = Endpoint::from_options(None, Some("/tmp/l.sock".into()))?;
+    /// assert_eq!(here, Endpoint::Local("/tmp/l.sock".into()));
+    /// let there = Endpoint::from_options(Some("ssh://pi@pi-12".into()), None)?;
+    /// assert_eq!(there.to_string(), "ledd on ssh://pi@pi-12");
+    /// # Ok::<(), ledd_client::ClientError>(())
+    /// ```
+    pub fn from_options(
+        host: Option<String>,
+        socket: Option<PathBuf>,
+    ) -> Result<Endpoint, ClientError> {
+        let host = host.or_else(|| std::env::var("LEDD_HOST").ok());
+        match host.filter(|host| !host.is_empty()) {
+            None => Ok(Endpoint::Local(socket_path(socket))),
+            Some(url) => Ok(Endpoint::Ssh {
+                target: url.parse()?,
+                // The far side's $LEDD_SOCKET is not this one's.
+                socket,
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Local(socket) => write!(f, "ledd on {}", socket.display()),
+            Endpoint::Ssh {
+                target,
+                socket: None,
+            } => write!(f, "ledd on {target}"),
+            Endpoint::Ssh {
+                target,
+                socket: Some(socket),
+            } => write!(f, "ledd on {target} ({})", socket.display()),
+        }
+    }
+}
+
+/// `ledctl dial-stdio`: relays standard input to ledd's `socket` and ledd's
+/// answers to standard output, until ledd closes the connection (after
+/// standard input's end, once the last replies are out). The far end of
+/// `ledctl -H ssh://…`; any program that speaks the protocol on a pipe can
+/// use it too.
+pub fn dial_stdio(socket: &Path) -> Result<(), ClientError> {
+    let stream = UnixStream::connect(socket).map_err(|error| connect_error(socket, &error))?;
+    let broken = |error: io::Error| ClientError {
+        code: ExitCode::Broken,
+        message: format!("relaying to ledd on {}: {error}", socket.display()),
+    };
+    let mut to_ledd = stream.try_clone().map_err(broken)?;
+    // Not joined: when ledd closes, this process ends, and a read of
+    // standard input that is still waiting ends with it.
+    std::thread::spawn(move || {
+        let _ = io::copy(&mut io::stdin().lock(), &mut to_ledd);
+        let _ = to_ledd.shutdown(std::net::Shutdown::Write);
+    });
+    let mut from_ledd = stream;
+    let mut stdout = io::stdout().lock();
+    let mut buffer = [0u8; 8192];
+    loop {
+        // Line by line as it comes (a `watch` stream must not wait in a buffer).
+        let n = match from_ledd.read(&mut buffer) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(broken(error)),
+        };
+        stdout
+            .write_all(&buffer[..n])
+            .and_then(|()| stdout.flush())
+            .map_err(broken)?;
+    }
+}
+
 /// One connection to ledd: orders out, replies in, in order. Any stream
 /// will do (`S`), a Unix socket in practice.
 ///
@@ -142,14 +237,40 @@ pub struct Connection<S: Read + Write = UnixStream> {
     /// Where the stream leads, for messages.
     peer: String,
     timeout: Option<Duration>,
+    /// The ssh process the stream goes through, if it does. Declared last:
+    /// dropped after the stream, so ssh sees end-of-file before it is waited for.
+    tunnel: Option<Tunnel>,
 }
 
 impl Connection<UnixStream> {
     /// Connects to ledd's socket; `timeout` bounds every later read and write.
     pub fn connect(socket: &Path, timeout: Duration) -> Result<Connection, ClientError> {
         let stream = UnixStream::connect(socket).map_err(|error| connect_error(socket, &error))?;
-        let mut connection = Connection::from_stream(stream, socket.display().to_string());
+        Connection::with_timeout(stream, socket.display().to_string(), None, timeout)
+    }
+
+    /// Connects to ledd wherever `endpoint` says, through ssh for another
+    /// machine; `timeout` bounds every later read and write (over ssh, the
+    /// first reply waits for the ssh connection too).
+    pub fn open(endpoint: &Endpoint, timeout: Duration) -> Result<Connection, ClientError> {
+        match endpoint {
+            Endpoint::Local(socket) => Connection::connect(socket, timeout),
+            Endpoint::Ssh { target, socket } => {
+                let (stream, tunnel) = ssh::open(target, socket.as_deref())?;
+                Connection::with_timeout(stream, target.to_string(), Some(tunnel), timeout)
+            }
+        }
+    }
+
+    fn with_timeout(
+        stream: UnixStream,
+        peer: String,
+        tunnel: Option<Tunnel>,
+        timeout: Duration,
+    ) -> Result<Connection, ClientError> {
+        let mut connection = Connection::from_stream(stream, peer);
         connection.timeout = Some(timeout);
+        connection.tunnel = tunnel;
         let stream = connection.reader.get_ref();
         stream
             .set_read_timeout(Some(timeout))
@@ -168,6 +289,7 @@ impl<S: Read + Write> Connection<S> {
             out: Vec::with_capacity(256),
             peer: peer.into(),
             timeout: None,
+            tunnel: None,
         }
     }
 
@@ -229,14 +351,25 @@ impl<S: Read + Write> Connection<S> {
                 self.line.pop();
                 Ok(&self.line)
             }
-            Ok(_) => Err(ClientError {
-                code: ExitCode::Broken,
-                message: format!(
-                    "ledd on {} closed the connection without a reply",
-                    self.peer
-                ),
-            }),
+            Ok(_) => {
+                let closed = ClientError {
+                    code: ExitCode::Broken,
+                    message: format!(
+                        "ledd on {} closed the connection without a reply",
+                        self.peer
+                    ),
+                };
+                Err(self.through_tunnel(closed))
+            }
             Err(error) => Err(self.broken(error)),
+        }
+    }
+
+    /// Over ssh, a connection that ends early is explained by how ssh ended.
+    fn through_tunnel(&mut self, error: ClientError) -> ClientError {
+        match &mut self.tunnel {
+            Some(tunnel) => tunnel.failure(error),
+            None => error,
         }
     }
 
@@ -269,19 +402,26 @@ impl<S: Read + Write> Connection<S> {
         result.map_err(|error| self.broken(error))
     }
 
-    fn broken(&self, error: io::Error) -> ClientError {
+    /// The connection broke (or timed out): over ssh, a break that is ssh
+    /// ending is explained by its exit status; a timeout is only a timeout.
+    fn broken(&mut self, error: io::Error) -> ClientError {
         let message = match (error.kind(), self.timeout) {
-            (io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut, Some(timeout)) => format!(
-                "ledd did not answer within {} s on {}",
-                timeout.as_secs_f64(),
-                self.peer
-            ),
+            (io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut, Some(timeout)) => {
+                return ClientError {
+                    code: ExitCode::Broken,
+                    message: format!(
+                        "ledd did not answer within {} s on {}",
+                        timeout.as_secs_f64(),
+                        self.peer
+                    ),
+                };
+            }
             _ => format!("connection to ledd on {} broke: {error}", self.peer),
         };
-        ClientError {
+        self.through_tunnel(ClientError {
             code: ExitCode::Broken,
             message,
-        }
+        })
     }
 }
 

@@ -124,6 +124,11 @@ pub enum Query {
     Claims {
         led: Option<String>,
     },
+    /// `watch [LED...]`: the connection becomes a stream of events about
+    /// these LEDs (none named: every configured LED).
+    Watch {
+        leds: Vec<String>,
+    },
 }
 
 /// One step of a kernel pattern: hold `brightness` for `duration_ms`.
@@ -158,6 +163,7 @@ impl Query {
             Query::List => Verb::List,
             Query::Version => Verb::Version,
             Query::Claims { .. } => Verb::Claims,
+            Query::Watch { .. } => Verb::Watch,
         }
     }
 }
@@ -297,6 +303,7 @@ fn parse_words(verb: Verb, args: &[&str]) -> Result<Order, OrderError> {
             change(Action::Breathe { period_ms })
         }
         Verb::Release => parse_release(args),
+        Verb::Watch => parse_watch(args),
         Verb::Morse | Verb::Sos => parse_morse(verb, args),
         Verb::List | Verb::Version if !args.is_empty() => Err(too_many()),
         Verb::Off
@@ -339,7 +346,7 @@ impl Order {
         match self {
             Order::Change(change) => change.led.as_deref(),
             Order::Query(Query::Status { led } | Query::Claims { led }) => led.as_deref(),
-            Order::Query(Query::List | Query::Version) => None,
+            Order::Query(Query::List | Query::Version | Query::Watch { .. }) => None,
             Order::Release(release) => release.led.as_deref(),
         }
     }
@@ -456,8 +463,31 @@ impl fmt::Display for Query {
         if let Query::Status { led: Some(led) } | Query::Claims { led: Some(led) } = self {
             write!(f, " {led}")?;
         }
+        if let Query::Watch { leds } = self {
+            for led in leds {
+                write!(f, " {led}")?;
+            }
+        }
         Ok(())
     }
+}
+
+/// `watch [LED...]`: LED names only, each once, in the order given.
+fn parse_watch(args: &[&str]) -> Result<Order, OrderError> {
+    let mut leds: Vec<String> = Vec::new();
+    for word in args {
+        if !crate::is_valid_led_name(word) {
+            return Err(OrderError::usage(format!(
+                "'{}' is not an LED name; usage: {}",
+                quote(word),
+                Verb::Watch.usage()
+            )));
+        }
+        if !leds.iter().any(|led| led == word) {
+            leds.push(word.to_string());
+        }
+    }
+    Ok(Order::Query(Query::Watch { leds }))
 }
 
 /// The trailing `for=DURATION`, `hold` and `priority=N` of an order, in any order.

@@ -1,6 +1,6 @@
 //! Replies: `ok key=value ...` or `err KIND: message`, and what each field holds.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use crate::quote;
 
@@ -142,7 +142,7 @@ pub enum FieldType {
     Number,
     /// `yes` or `no` (`exists`, `clamped`).
     Boolean,
-    /// Comma-separated words (`leds`, `live`).
+    /// Comma-separated words (`leds`, `live`, `watching`).
     List,
 }
 
@@ -164,7 +164,7 @@ pub fn field_type(key: &str) -> FieldType {
             FieldType::Number
         }
         "exists" | "clamped" => FieldType::Boolean,
-        "leds" | "live" => FieldType::List,
+        "leds" | "live" | "watching" => FieldType::List,
         _ => FieldType::Text,
     }
 }
@@ -200,19 +200,31 @@ pub(crate) fn parse_fields(rest: &str) -> Result<Vec<(String, String)>, String> 
 /// breaks: they are replaced so one reply stays one line.
 pub(crate) fn write_fields(f: &mut fmt::Formatter<'_>, fields: &[(String, String)]) -> fmt::Result {
     for (key, value) in fields {
-        let value: String = value
-            .chars()
-            .map(|c| {
-                if c.is_whitespace() || c.is_control() {
-                    '_'
-                } else {
-                    c
-                }
-            })
-            .collect();
-        write!(f, " {key}={value}")?;
+        // Pieces, not `write!`: this runs for every field of every reply.
+        f.write_char(' ')?;
+        f.write_str(key)?;
+        f.write_char('=')?;
+        write_replacing(f, value, |c| c.is_whitespace() || c.is_control(), '_')?;
     }
     Ok(())
+}
+
+/// Writes `text` with every character that `bad` picks replaced by
+/// `replacement`: the line framing and the key=value split stay whole. Runs
+/// of good characters go out as slices, not one at a time.
+fn write_replacing(
+    f: &mut fmt::Formatter<'_>,
+    text: &str,
+    bad: impl Fn(char) -> bool,
+    replacement: char,
+) -> fmt::Result {
+    let mut rest = text;
+    while let Some((at, c)) = rest.char_indices().find(|&(_, c)| bad(c)) {
+        f.write_str(&rest[..at])?;
+        f.write_char(replacement)?;
+        rest = &rest[at + c.len_utf8()..];
+    }
+    f.write_str(rest)
 }
 
 impl Reply {
@@ -262,12 +274,8 @@ impl fmt::Display for Reply {
                 write_fields(f, fields)
             }
             Reply::Err(error) => {
-                let message: String = error
-                    .message
-                    .chars()
-                    .map(|c| if c.is_control() { ' ' } else { c })
-                    .collect();
-                write!(f, "err {}: {message}", error.kind)
+                write!(f, "err {}: ", error.kind)?;
+                write_replacing(f, &error.message, char::is_control, ' ')
             }
         }
     }

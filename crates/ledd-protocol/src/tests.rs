@@ -280,6 +280,11 @@ fn order_strategy() -> impl Strategy<Value = Order> {
             .prop_map(|(led, which)| Order::Release(Release { led, which })),
         Just(Order::Query(Query::List)),
         Just(Order::Query(Query::Version)),
+        proptest::collection::btree_set("[a-z][a-z0-9_-]{0,10}", 0..4).prop_map(|leds| {
+            Order::Query(Query::Watch {
+                leds: leds.into_iter().collect(),
+            })
+        }),
     ]
 }
 
@@ -425,9 +430,47 @@ proptest! {
     }
 
     #[test]
+    fn reply_values_and_messages_stay_on_one_line_and_keep_every_other_character(
+        value in "\\PC{0,20}[ \t\n\r\u{0}\u{85}]?\\PC{0,20}",
+        message in "\\PC{0,20}[\t\n\r\u{0}\u{7f}]?\\PC{0,20}",
+    ) {
+        let ok = Reply::ok(vec![("led".into(), value.clone())]).to_string();
+        let shown: String = value
+            .chars()
+            .map(|c| if c.is_whitespace() || c.is_control() { '_' } else { c })
+            .collect();
+        prop_assert_eq!(ok, format!("ok led={shown}"));
+        let err = Reply::Err(OrderError::new(ErrorKind::Range, message.clone())).to_string();
+        let shown: String = message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        prop_assert_eq!(err, format!("err range: {shown}"));
+    }
+
+    #[test]
     fn wordy_lines_never_panic(line in "(blink|on|off|pattern|trigger|status|clignote|identify|claims|release|morse|sos|breathe) ?[ a-z0-9:.=eE+-]{0,40}( hold| for=[0-9]{0,4}(ms|s|m|h|d|x)| priority=[0-9]{0,2})*") {
         let _ = Order::parse(&line);
     }
+}
+
+#[test]
+fn watch_takes_led_names_only_each_once() {
+    assert_eq!(
+        parse("watch"),
+        Order::Query(Query::Watch { leds: Vec::new() })
+    );
+    assert_eq!(
+        parse("watch power status power"),
+        Order::Query(Query::Watch {
+            leds: vec!["power".into(), "status".into()]
+        })
+    );
+    assert_eq!(
+        parse("watch power status").to_string(),
+        "watch power status"
+    );
+    assert_eq!(kind("watch 2"), ErrorKind::Usage);
+    assert_eq!(kind("watch ../x"), ErrorKind::Usage);
+    assert_eq!(kind("watch power for=10s"), ErrorKind::Usage);
+    assert_eq!(field_type("watching"), FieldType::List);
 }
 
 #[test]
@@ -446,6 +489,6 @@ fn the_unknown_order_message_lists_every_order() {
     let error = Order::parse("reboot").unwrap_err();
     assert_eq!(
         error.message,
-        "unknown order 'reboot'; orders: blink, on, off, heartbeat, pattern, trigger, identify, morse, sos, breathe, status, list, version, claims, release"
+        "unknown order 'reboot'; orders: blink, on, off, heartbeat, pattern, trigger, identify, morse, sos, breathe, status, list, version, claims, release, watch"
     );
 }

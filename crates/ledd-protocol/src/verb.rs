@@ -27,6 +27,7 @@ pub enum Verb {
     Version,
     Claims,
     Release,
+    Watch,
 }
 
 /// Per verb: its word, its aliases (the seed's French words), its usage line.
@@ -37,7 +38,7 @@ struct Entry {
     usage: &'static str,
 }
 
-const TABLE: [Entry; 15] = [
+const TABLE: [Entry; 16] = [
     Entry {
         verb: Verb::Blink,
         name: "blink",
@@ -128,11 +129,17 @@ const TABLE: [Entry; 15] = [
         aliases: &[],
         usage: "release [LED] [ID|all]",
     },
+    Entry {
+        verb: Verb::Watch,
+        name: "watch",
+        aliases: &[],
+        usage: "watch [LED...]",
+    },
 ];
 
 impl Verb {
     /// Every order, in the order the documentation lists them.
-    pub const ALL: [Verb; 15] = [
+    pub const ALL: [Verb; 16] = [
         Verb::Blink,
         Verb::On,
         Verb::Off,
@@ -148,6 +155,7 @@ impl Verb {
         Verb::Version,
         Verb::Claims,
         Verb::Release,
+        Verb::Watch,
     ];
 
     fn entry(self) -> &'static Entry {

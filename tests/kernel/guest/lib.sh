@@ -6,20 +6,12 @@ plan() { echo "LEDD-PLAN $(echo "$*" | tr -s '\n\t ' '   ')"; }
 pass() { n=$1; shift; echo "LEDD-CHECK PASS $n $*"; }
 fail() { n=$1; shift; echo "LEDD-CHECK FAIL $n $*"; }
 info() { echo "LEDD-INFO $*"; }
-# verdict NAME OK DETAIL...: OK is 0 (pass) or anything else (fail)
-verdict() { n=$1 ok=$2; shift 2; if [ "$ok" = 0 ]; then pass "$n" "$@"; else fail "$n" "$@"; fi; }
-
-ledpath() { echo "/sys/class/leds/$1"; }
-# Active trigger: the bracketed token of the trigger line.
-active_trigger() { tr ' ' '\n' <"$(ledpath "$1")/trigger" | sed -n 's/^\[\(.*\)\]$/\1/p'; }
-has_trigger() { tr ' ' '\n' <"$(ledpath "$1")/trigger" | tr -d '[]' | grep -qx "$2"; }
-rd() { cat "$(ledpath "$1")/$2" 2>/dev/null || echo "-"; }
-ino() { stat -c %i "$(ledpath "$1")/$2" 2>/dev/null || echo "-"; }
+# ledpath, active_trigger, has_trigger, rd, ino, near, verdict: shared with
+# the system tier's guest (tests/lib/guest-leds.sh, copied in by run.sh).
+. /scenarios/guest-leds.sh
 
 # kv "key=value ..." KEY -> value
 kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
-# near VALUE TARGET TOLERANCE_PERCENT: |VALUE-TARGET| <= TARGET*TOL/100
-near() { awk -v v="$1" -v t="$2" -v p="$3" 'BEGIN { d = v - t; if (d < 0) d = -d; exit !(v != "" && d <= t * p / 100) }'; }
 # within_points VALUE TARGET POINTS: |VALUE-TARGET| <= POINTS
 within_points() { awk -v v="$1" -v t="$2" -v p="$3" 'BEGIN { d = v - t; if (d < 0) d = -d; exit !(v != "" && d <= p) }'; }
 # le A B: A <= B (floats)

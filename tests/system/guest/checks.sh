@@ -25,8 +25,10 @@ say() {
 pass() { local n=$1; shift; say "LEDD-CHECK PASS $n $*"; }
 fail() { local n=$1; shift; say "LEDD-CHECK FAIL $n $*"; }
 info() { say "LEDD-INFO [$(up)] $*"; }
-# verdict NAME STATUS DETAIL...: STATUS 0 = pass.
-verdict() { local n=$1 s=$2; shift 2; if [ "$s" = 0 ]; then pass "$n" "$@"; else fail "$n" "$@"; fi; }
+# ledpath, active_trigger, has_trigger, rd, ino, near, verdict: shared with
+# the kernel tier's guest (tests/lib/guest-leds.sh, copied in by run.sh).
+# shellcheck source=tests/lib/guest-leds.sh
+. "$CI/guest-leds.sh"
 # An unexpected error in the script itself: say where, the host counts the
 # checks that were not reached as missing.
 trap 'say "LEDD-INFO script error: line $LINENO: $BASH_COMMAND (exit $?)"' ERR
@@ -64,8 +66,6 @@ wait_until() {
 }
 prop() { systemctl show -p "$2" --value "$1"; }
 
-# near VALUE TARGET PERCENT: |VALUE - TARGET| <= TARGET * PERCENT / 100
-near() { awk -v v="$1" -v t="$2" -v p="$3" 'BEGIN { d = v - t; if (d < 0) d = -d; exit !(v != "" && d <= t * p / 100) }'; }
 
 # The emulated PS/2 keyboard's LEDs (input_leds), by function.
 led_dev() { # led_dev capslock -> input0::capslock
@@ -76,13 +76,8 @@ led_dev() { # led_dev capslock -> input0::capslock
 	return 1
 }
 keyboard_leds() { led_dev capslock && led_dev numlock && led_dev scrolllock; }
-ledp() { echo "/sys/class/leds/$1"; }
-active_trigger() { tr ' ' '\n' <"$(ledp "$1")/trigger" | sed -n 's/^\[\(.*\)\]$/\1/p'; }
-has_trigger() { tr ' ' '\n' <"$(ledp "$1")/trigger" | tr -d '[]' | grep -qx "$2"; }
-ino() { stat -c %i "$(ledp "$1")/$2" 2>/dev/null || echo -; }
-rd() { cat "$(ledp "$1")/$2" 2>/dev/null || echo -; }
 # perm LED FILE -> "GROUP MODE" (e.g. "leds 664")
-perm() { stat -L -c '%G %a' "$(ledp "$1")/$2" 2>/dev/null || echo "missing -"; }
+perm() { stat -L -c '%G %a' "$(ledpath "$1")/$2" 2>/dev/null || echo "missing -"; }
 group_writable_by_leds() { # group leds and g+w
 	local g m
 	read -r g m <<<"$(perm "$1" "$2")"
@@ -92,7 +87,7 @@ group_writable_by_leds() { # group leds and g+w
 # sample LED SECONDS: the kernel's blink as ledsample measures it (guest clock).
 SAMPLE=
 sample() {
-	SAMPLE=$("$CI/ledsample" "$(ledp "$1")/brightness" "$2" 2>&1) || SAMPLE="ledsample failed: $SAMPLE"
+	SAMPLE=$("$CI/ledsample" "$(ledpath "$1")/brightness" "$2" 2>&1) || SAMPLE="ledsample failed: $SAMPLE"
 	info "sample $1 ${2}s: $SAMPLE"
 }
 freq_of() { printf '%s' "$SAMPLE" | tr ' ' '\n' | sed -n 's/^freq=//p'; }
@@ -163,7 +158,7 @@ boot1() {
 	# the first order below tells whether the package copes with that.
 	s=0
 	if grep -q '^ledtrig_timer ' /proc/modules || has_trigger "$CAPS" timer; then s=1; fi
-	verdict b1-no-timer-before-install $s "ledtrig_timer loaded: $(grep -c '^ledtrig_timer ' /proc/modules || :); $CAPS triggers: $(cat "$(ledp "$CAPS")/trigger" 2>&1)"
+	verdict b1-no-timer-before-install $s "ledtrig_timer loaded: $(grep -c '^ledtrig_timer ' /proc/modules || :); $CAPS triggers: $(cat "$(ledpath "$CAPS")/trigger" 2>&1)"
 
 	cp "$CI"/ledd_*.deb /root/
 	local deb
