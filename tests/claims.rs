@@ -119,6 +119,20 @@ fn ledctl_hold_runs_a_command_under_a_claim() {
         String::from_utf8_lossy(&output.stderr)
     );
     eventually("back to the base", || ledd.read("ACT", "delay_on") == "250");
+    // A command killed by a signal: 128 + its number, as a shell says it.
+    let output = ledd.ledctl(&["hold", "blink", "5", "--", "sh", "-c", "kill -TERM $$"]);
+    assert_eq!(output.status.code(), Some(128 + 15));
+    // A refused order runs nothing.
+    let output = ledd.ledctl(&[
+        "hold",
+        "blink",
+        "nosuch",
+        "5",
+        "--",
+        "touch",
+        "/nonexistent/x",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
     let output = ledd.ledctl(&["--for", "10s", "--priority", "8", "identify"]);
     assert!(output.status.success());
     let claims = String::from_utf8_lossy(&ledd.ledctl(&["claims"]).stdout).into_owned();
@@ -133,7 +147,7 @@ fn ledctl_hold_runs_a_command_under_a_claim() {
         value["live"][0]
             .as_str()
             .unwrap_or("")
-            .starts_with("2:status:8:"),
+            .contains(":status:8:"),
         "{value}"
     );
     let output = ledd.ledctl(&["--priority", "8", "blink", "2"]);
