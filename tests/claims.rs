@@ -123,6 +123,7 @@ fn ledctl_hold_runs_a_command_under_a_claim() {
     let output = ledd.ledctl(&["hold", "blink", "5", "--", "sh", "-c", "kill -TERM $$"]);
     assert_eq!(output.status.code(), Some(128 + 15));
     // A refused order runs nothing.
+    let witness = ledd.dir.path().join("ran");
     let output = ledd.ledctl(&[
         "hold",
         "blink",
@@ -130,9 +131,10 @@ fn ledctl_hold_runs_a_command_under_a_claim() {
         "5",
         "--",
         "touch",
-        "/nonexistent/x",
+        witness.to_str().unwrap(),
     ]);
     assert_eq!(output.status.code(), Some(1));
+    assert!(!witness.exists(), "the command ran");
     let output = ledd.ledctl(&["--for", "10s", "--priority", "8", "identify"]);
     assert!(output.status.success());
     let claims = String::from_utf8_lossy(&ledd.ledctl(&["claims"]).stdout).into_owned();
