@@ -119,12 +119,38 @@ fn ledctl_hold_runs_a_command_under_a_claim() {
         String::from_utf8_lossy(&output.stderr)
     );
     eventually("back to the base", || ledd.read("ACT", "delay_on") == "250");
+    // A command killed by a signal: 128 + its number, as a shell says it.
+    let output = ledd.ledctl(&["hold", "blink", "5", "--", "sh", "-c", "kill -TERM $$"]);
+    assert_eq!(output.status.code(), Some(128 + 15));
+    // A refused order runs nothing.
+    let witness = ledd.dir.path().join("ran");
+    let output = ledd.ledctl(&[
+        "hold",
+        "blink",
+        "nosuch",
+        "5",
+        "--",
+        "touch",
+        witness.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(!witness.exists(), "the command ran");
     let output = ledd.ledctl(&["--for", "10s", "--priority", "8", "identify"]);
     assert!(output.status.success());
     let claims = String::from_utf8_lossy(&ledd.ledctl(&["claims"]).stdout).into_owned();
     assert!(
         claims.contains("on status: blink 5 for=10s priority=8 (priority 8,"),
         "{claims}"
+    );
+    let json = ledd.ledctl(&["--json", "claims"]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["count"], 1);
+    assert!(
+        value["live"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains(":status:8:"),
+        "{value}"
     );
     let output = ledd.ledctl(&["--priority", "8", "blink", "2"]);
     assert_eq!(output.status.code(), Some(2), "priority without a claim");

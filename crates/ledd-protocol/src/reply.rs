@@ -142,7 +142,7 @@ pub enum FieldType {
     Number,
     /// `yes` or `no` (`exists`, `clamped`).
     Boolean,
-    /// Comma-separated words (`leds`).
+    /// Comma-separated words (`leds`, `live`, `watching`).
     List,
 }
 
@@ -164,7 +164,7 @@ pub fn field_type(key: &str) -> FieldType {
             FieldType::Number
         }
         "exists" | "clamped" => FieldType::Boolean,
-        "leds" | "watching" => FieldType::List,
+        "leds" | "live" | "watching" => FieldType::List,
         _ => FieldType::Text,
     }
 }
