@@ -176,10 +176,10 @@ impl Engine {
                 Outcome::RetryLater
             }
             Err(Failure::Led(error, before)) => {
-                if let (Some(led), Some(before)) = (&led, first_before.or(before))
-                    && error.is_write_failure()
-                {
-                    self.put_back(led, &before);
+                if error.is_write_failure() {
+                    if let (Some(led), Some(before)) = (&led, first_before.or(before)) {
+                        self.put_back(led, &before);
+                    }
                 }
                 Outcome::Done(Reply::Err((*error).into()))
             }
@@ -483,9 +483,7 @@ impl Engine {
             if gave_up.is_empty() { "" } else { "; " }
         );
         let before = self.restores.get(name).and_then(|p| p.before.clone());
-        if let Some(before) = before
-            && error.is_write_failure()
-        {
+        if let Some(before) = before.filter(|_| error.is_write_failure()) {
             self.put_back(led, &before);
         }
     }

@@ -88,9 +88,8 @@ pub fn to_text(reply: &Reply) -> String {
         },
     };
     // status: the summary, then every field the kernel reported.
-    if reply.field("exists").is_some()
-        && let Reply::Ok(fields) = reply
-    {
+    // (No let chain: the package builds with Debian 13's rustc 1.85.)
+    if let (Some(_), Reply::Ok(fields)) = (reply.field("exists"), reply) {
         let details: Vec<String> = fields
             .iter()
             .filter(|(k, _)| k != "led")

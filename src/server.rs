@@ -124,9 +124,9 @@ impl Listener {
 impl Drop for Listener {
     fn drop(&mut self) {
         // Remove the socket only if it is still ours (a new ledd may have replaced it).
-        if let Some((path, inode)) = &self.owned_path
-            && fs::metadata(path).is_ok_and(|m| m.ino() == *inode)
-        {
+        let ours =
+            |(path, inode): &&(PathBuf, u64)| fs::metadata(path).is_ok_and(|m| m.ino() == *inode);
+        if let Some((path, _)) = self.owned_path.as_ref().filter(ours) {
             let _ = fs::remove_file(path);
         }
     }
@@ -236,9 +236,8 @@ pub fn watchdog_interval() -> Option<std::time::Duration> {
 pub fn raise_descriptor_limit(max_connections: usize) {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let wanted = max_connections as u64 + 64;
-    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
-        && soft < wanted
-    {
+    let limits = getrlimit(Resource::RLIMIT_NOFILE).ok();
+    if let Some((_, hard)) = limits.filter(|&(soft, _)| soft < wanted) {
         let new_soft = wanted.min(hard);
         if setrlimit(Resource::RLIMIT_NOFILE, new_soft, hard).is_err() || new_soft < wanted {
             warn!(
