@@ -235,7 +235,9 @@ pub fn watchdog_interval() -> Option<std::time::Duration> {
 /// Makes room for `max_connections` clients below the descriptor limit.
 pub fn raise_descriptor_limit(max_connections: usize) {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let wanted = max_connections as u64 + 64;
+    // rlim_t is 32 bits on 32-bit ARM (armhf package).
+    let wanted = nix::libc::rlim_t::try_from(max_connections.saturating_add(64))
+        .unwrap_or(nix::libc::rlim_t::MAX);
     let limits = getrlimit(Resource::RLIMIT_NOFILE).ok();
     if let Some((_, hard)) = limits.filter(|&(soft, _)| soft < wanted) {
         let new_soft = wanted.min(hard);
