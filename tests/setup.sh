@@ -14,6 +14,7 @@ packages=(
     socat procps                                                   # tests' own clients and probes
     file                                                           # bench: is ledd stripped?
     systemd                                                        # deb: systemd-analyze security
+    mmdebstrap apt-utils gpg                                       # debian13, apt: chroots, apt repository
 )
 missing=()
 for package in "${packages[@]}"; do
