@@ -63,14 +63,20 @@ prev=$(cd "$repo" && dpkg-parsechangelog -o 1 -c 1 -S Version)
 arch=$(dpkg --print-architecture)
 
 # --- The previous release, from its git commit -----------------------------------
-# LEDD_APT_PREVIOUS=COMMIT, else tag v$prev when there is one, else the parent
-# of the commit that added the current changelog entry (the last commit of
-# the previous release).
+# LEDD_APT_PREVIOUS=COMMIT, else tag v$prev when there is one, else the newest
+# commit along the first parents of HEAD whose debian/changelog is at $prev
+# (after a merge into main: main's last commit before it).
 if [ -n "${LEDD_APT_PREVIOUS:-}" ]; then
 	commit=$(git -C "$repo" rev-parse --verify "$LEDD_APT_PREVIOUS^{commit}")
 elif commit=$(git -C "$repo" rev-parse -q --verify "v$prev^{commit}"); then :; else
-	added=$(git -C "$repo" log -1 --format=%H -S"ledd ($cur)" -- debian/changelog)
-	commit=$(git -C "$repo" rev-parse "${added:-HEAD}^")
+	commit=
+	for c in $(git -C "$repo" rev-list --first-parent --max-count=500 HEAD); do
+		if git -C "$repo" show "$c:debian/changelog" 2>/dev/null | head -n 1 | grep -qF "ledd ($prev)"; then
+			commit=$c
+			break
+		fi
+	done
+	[ -n "$commit" ] || { fail "no commit of version $prev along HEAD's first parents"; finish; }
 fi
 prevdeb=$cache/prev-$commit/ledd_${prev}_$arch.deb
 build_prev() {
