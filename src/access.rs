@@ -37,10 +37,13 @@ impl Peer {
     /// (once, when it connects).
     pub fn with_groups(mut self) -> Peer {
         let mut groups = Vec::new();
-        if let Ok(Some(user)) = User::from_uid(Uid::from_raw(self.uid))
-            && let Ok(name) = std::ffi::CString::new(user.name.as_str())
-            && let Ok(list) = getgrouplist(&name, Gid::from_raw(self.gid))
-        {
+        // (No let chain: the package builds with Debian 13's rustc 1.85.)
+        let list = User::from_uid(Uid::from_raw(self.uid))
+            .ok()
+            .flatten()
+            .and_then(|user| std::ffi::CString::new(user.name.as_str()).ok())
+            .and_then(|name| getgrouplist(&name, Gid::from_raw(self.gid)).ok());
+        if let Some(list) = list {
             groups.extend(list.into_iter().map(Gid::as_raw));
         }
         self.groups = Some(groups);

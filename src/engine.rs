@@ -222,10 +222,10 @@ impl Engine {
                 Outcome::RetryLater
             }
             Err(Failure::Led(error, before)) => {
-                if let (Some(led), Some(before)) = (&led, first_before.or(before))
-                    && error.is_write_failure()
-                {
-                    self.put_back(led, &before);
+                if error.is_write_failure() {
+                    if let (Some(led), Some(before)) = (&led, first_before.or(before)) {
+                        self.put_back(led, &before);
+                    }
                 }
                 Outcome::Done(Reply::Err((*error).into()))
             }
@@ -455,10 +455,11 @@ impl Engine {
             Some(lease) => {
                 // What the LED showed before its first claim is what it
                 // shows again when the claims are over.
-                if !self.saved.leds.contains_key(&led.name)
-                    && let Some(before) = state.as_target()
-                {
-                    self.saved.leds.insert(led.name.clone(), before);
+                // (No let chain: the package builds with Debian 13's rustc 1.85.)
+                if !self.saved.leds.contains_key(&led.name) {
+                    if let Some(before) = state.as_target() {
+                        self.saved.leds.insert(led.name.clone(), before);
+                    }
                 }
                 let id = self.claims.next_id();
                 let now = Instant::now();
@@ -880,9 +881,7 @@ impl Engine {
             if gave_up.is_empty() { "" } else { "; " }
         );
         let before = self.restores.get(name).and_then(|p| p.before.clone());
-        if let Some(before) = before
-            && error.is_write_failure()
-        {
+        if let Some(before) = before.filter(|_| error.is_write_failure()) {
             self.put_back(led, &before);
         }
     }

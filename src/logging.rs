@@ -48,7 +48,9 @@ fn stderr_is_journal(journal_stream: Option<&str>) -> bool {
     let Some((device, inode)) = journal_stream.and_then(|value| value.split_once(':')) else {
         return false;
     };
-    let (Ok(device), Ok(inode)) = (device.parse::<u64>(), inode.parse::<u64>()) else {
+    // The stat field types: ino_t is 32 bits on 32-bit ARM (armhf package).
+    use nix::libc::{dev_t, ino_t};
+    let (Ok(device), Ok(inode)) = (device.parse::<dev_t>(), inode.parse::<ino_t>()) else {
         return false;
     };
     nix::sys::stat::fstat(std::io::stderr())

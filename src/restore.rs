@@ -93,9 +93,7 @@ impl Restores {
 
     /// Keeps the LED's state before the restore's first write (only once).
     pub fn remember_before(&mut self, led: &str, before: Option<Target>) {
-        if let Some(pending) = self.pending.get_mut(led)
-            && pending.before.is_none()
-        {
+        if let Some(pending) = self.pending.get_mut(led).filter(|p| p.before.is_none()) {
             pending.before = before;
         }
     }

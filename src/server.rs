@@ -124,9 +124,9 @@ impl Listener {
 impl Drop for Listener {
     fn drop(&mut self) {
         // Remove the socket only if it is still ours (a new ledd may have replaced it).
-        if let Some((path, inode)) = &self.owned_path
-            && fs::metadata(path).is_ok_and(|m| m.ino() == *inode)
-        {
+        let ours =
+            |(path, inode): &&(PathBuf, u64)| fs::metadata(path).is_ok_and(|m| m.ino() == *inode);
+        if let Some((path, _)) = self.owned_path.as_ref().filter(ours) {
             let _ = fs::remove_file(path);
         }
     }
@@ -235,10 +235,11 @@ pub fn watchdog_interval() -> Option<std::time::Duration> {
 /// Makes room for `max_connections` clients below the descriptor limit.
 pub fn raise_descriptor_limit(max_connections: usize) {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let wanted = max_connections as u64 + 64;
-    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
-        && soft < wanted
-    {
+    // rlim_t is 32 bits on 32-bit ARM (armhf package).
+    let wanted = nix::libc::rlim_t::try_from(max_connections.saturating_add(64))
+        .unwrap_or(nix::libc::rlim_t::MAX);
+    let limits = getrlimit(Resource::RLIMIT_NOFILE).ok();
+    if let Some((_, hard)) = limits.filter(|&(soft, _)| soft < wanted) {
         let new_soft = wanted.min(hard);
         if setrlimit(Resource::RLIMIT_NOFILE, new_soft, hard).is_err() || new_soft < wanted {
             warn!(

@@ -85,6 +85,13 @@ tier soak no tests/soak/run.sh 30
 tier fuzz yes fuzz/run.sh 60
 tier kernel yes tests/kernel/run.sh
 tier deb yes tests/deb/run.sh
+# The source package with vendored crates, offline in a Debian 13 chroot
+# (cached tarball), built twice and compared; the ARMv6 armhf package on
+# qemu-arm -cpu arm1176.
+tier debian13 yes tests/debian13/run.sh
+# apt install / upgrade / downgrade / purge from a signed repository holding
+# the debian13 tier's .debs (and the deb tier's arm64 one).
+tier apt yes tests/apt/run.sh
 # The booted Debian system installs the package the deb tier just built and
 # checked, when that tier passed (it rebuilds it every run); else it builds
 # its own the same way.

@@ -15,6 +15,7 @@ packages=(
     openssh-server openssh-client                                  # ssh: ledctl -H against a test sshd
     file                                                           # bench: is ledd stripped?
     systemd                                                        # deb: systemd-analyze security
+    mmdebstrap apt-utils gpg                                       # debian13, apt: chroots, apt repository
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -51,12 +51,13 @@ fn parse_log_level(text: &str) -> Result<LevelFilter, String> {
 
 /// What `--check-config` adds to parsing: names the system must know.
 fn check_config(path: &std::path::Path, config: &Config) -> ExitCode {
-    if let Some(group) = &config.socket_group
-        && nix::unistd::Group::from_name(group)
+    let unknown = |group: &&String| {
+        nix::unistd::Group::from_name(group)
             .ok()
             .flatten()
             .is_none()
-    {
+    };
+    if let Some(group) = config.socket_group.as_ref().filter(unknown) {
         error!(
             "{}: key 'socket_group': group '{group}' does not exist on this system",
             path.display()

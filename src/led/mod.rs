@@ -393,7 +393,7 @@ fn parse_kernel_pattern(text: &str) -> Option<Vec<PatternStep>> {
         .split_whitespace()
         .map(|w| w.parse().ok())
         .collect::<Option<_>>()?;
-    if !numbers.len().is_multiple_of(2) {
+    if numbers.len() % 2 != 0 {
         return None;
     }
     let entries: Vec<PatternStep> = numbers
@@ -403,7 +403,7 @@ fn parse_kernel_pattern(text: &str) -> Option<Vec<PatternStep>> {
             duration_ms: pair[1],
         })
         .collect();
-    let held = entries.len().is_multiple_of(2)
+    let held = entries.len() % 2 == 0
         && entries
             .chunks(2)
             .all(|pair| pair[1].duration_ms == 0 && pair[1].brightness == pair[0].brightness);

@@ -244,7 +244,7 @@ impl Attributes for SimulatedAttributes {
                     .chunks(2)
                     .map(|pair| (pair[0] as u32, pair.get(1).copied().unwrap_or(0)))
                     .collect();
-                if !numbers.len().is_multiple_of(2)
+                if numbers.len() % 2 != 0
                     || !(2..=1024).contains(&steps.len())
                     || steps.iter().any(|(b, _)| *b > SIM_MAX_BRIGHTNESS)
                 {

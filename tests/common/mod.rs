@@ -168,9 +168,10 @@ impl Ledd {
         while start.elapsed() < Duration::from_secs(10) {
             // Connecting succeeds as soon as the socket is bound; a reply
             // comes only once the loop runs (after restoring the LEDs).
-            if let Ok(connection) = ledd_client::Connection::connect(&self.socket, PROBE_TIMEOUT)
-                && let Some(reply) = probe(connection)
-            {
+            let reply = ledd_client::Connection::connect(&self.socket, PROBE_TIMEOUT)
+                .ok()
+                .and_then(probe);
+            if let Some(reply) = reply {
                 assert!(reply.starts_with("ok version="), "probe got {reply:?}");
                 return;
             }

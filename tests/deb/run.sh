@@ -150,11 +150,11 @@ done <<'EOF'
 -rwxr-xr-x usr/sbin/ledd
 -rwxr-xr-x usr/bin/ledctl
 -rw-r--r-- etc/ledd/ledd.toml
--rw-r--r-- lib/systemd/system/ledd.service
--rw-r--r-- lib/systemd/system/ledd.socket
+-rw-r--r-- usr/lib/systemd/system/ledd.service
+-rw-r--r-- usr/lib/systemd/system/ledd.socket
 -rw-r--r-- usr/lib/sysusers.d/ledd.conf
 -rw-r--r-- usr/lib/modules-load.d/ledd.conf
--rw-r--r-- lib/udev/rules.d/60-ledd.rules
+-rw-r--r-- usr/lib/udev/rules.d/60-ledd.rules
 -rw-r--r-- usr/lib/ledd/overlays/ledd.dtbo
 -rw-r--r-- usr/share/bash-completion/completions/ledctl
 -rw-r--r-- usr/share/zsh/vendor-completions/_ledctl
@@ -261,8 +261,8 @@ check_quiet "every commented default in ledd.toml is accepted when uncommented" 
 # systemd units, installed (ExecStart= exists now).
 if command -v systemd-analyze >/dev/null; then
 	check_quiet "systemd-analyze verify ledd.service ledd.socket" systemd-analyze verify --man=no \
-		/lib/systemd/system/ledd.service /lib/systemd/system/ledd.socket
-	sec=$(systemd-analyze security --offline=true /lib/systemd/system/ledd.service 2>&1 | sed -n 's/.*Overall exposure level for ledd.service: *//p')
+		/usr/lib/systemd/system/ledd.service /usr/lib/systemd/system/ledd.socket
+	sec=$(systemd-analyze security --offline=true /usr/lib/systemd/system/ledd.service 2>&1 | sed -n 's/.*Overall exposure level for ledd.service: *//p')
 	score=${sec%% *}
 	if [ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'; then
 		pass "systemd-analyze security --offline=true ledd.service: $sec (<= 2.0)"

@@ -7,8 +7,11 @@
 #       (the repo may have no commit yet), so target/ and other ignored build
 #       output never enter the build.
 #   ledd_build_deb SRC CARGO_TARGET_DIR LOG DEB_BUILD_OPTIONS [ARGS...]
-#       `dpkg-buildpackage -us -uc -b ARGS...` in SRC, output in LOG (its tail
-#       printed on failure). The .deb lands in SRC's parent directory.
+#       `dpkg-buildpackage -us -uc -b --build-profiles=pkg.ledd.rustup ARGS...` in SRC (the
+#       development build: the toolchain on PATH, crates from ~/.cargo; the
+#       Debian 13 build from vendored crates is tests/debian13/run.sh), output
+#       in LOG (its tail printed on failure). The .deb lands in SRC's parent
+#       directory.
 
 ledd_copy_tree() {
 	local repo=$1 dest=$2
@@ -27,7 +30,7 @@ ledd_build_deb() {
 	local src=$1 cargo_dir=$2 log=$3 opts=$4
 	shift 4
 	(cd "$src" && DEB_BUILD_OPTIONS=$opts CARGO_TARGET_DIR=$cargo_dir \
-		dpkg-buildpackage -us -uc -b "$@") >"$log" 2>&1 || {
+		dpkg-buildpackage -us -uc -b --build-profiles=pkg.ledd.rustup "$@") >"$log" 2>&1 || {
 		tail -n 40 "$log"
 		return 1
 	}

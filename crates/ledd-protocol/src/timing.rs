@@ -53,7 +53,7 @@ pub fn parse_duration(text: &str) -> Result<u64, OrderError> {
 pub fn format_duration(ms: u64) -> String {
     let (name, scale) = UNITS
         .iter()
-        .find(|(_, scale)| ms.is_multiple_of(*scale) && ms >= *scale)
+        .find(|(_, scale)| ms % scale == 0 && ms >= *scale)
         .copied()
         .unwrap_or(("ms", 1));
     format!("{}{name}", ms / scale)
