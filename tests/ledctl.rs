@@ -265,3 +265,72 @@ fn help_and_completions() {
     let output = Command::new(LEDCTL).output().unwrap();
     assert_eq!(output.status.code(), Some(2), "no order is a usage error");
 }
+
+#[test]
+fn dial_stdio_relays_pipelined_orders_and_says_why_it_cannot() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let ledd = Ledd::start("");
+    let ledctl = |args: &[&str]| {
+        let mut command = Command::new(LEDCTL);
+        command.arg("--socket").arg(&ledd.socket).args(args);
+        command
+    };
+    let mut relay = ledctl(&["dial-stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    relay
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"blink power 2\nstatus power\nversion\n")
+        .unwrap();
+    // Standard input closed: ledd answers the three, closes, dial-stdio ends.
+    let output = relay.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let lines: Vec<String> = stdout(&output).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[0].starts_with("ok led=power") && lines[1].contains("mode=blink"));
+    assert!(lines[2].starts_with("ok version="));
+
+    let missing = ledd.dir.path().join("none.sock");
+    let output = Command::new(LEDCTL)
+        .args(["--socket", missing.to_str().unwrap(), "dial-stdio"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("does not exist"));
+
+    // The far end of -H is always this machine's ledd.
+    let output = ledctl(&["-H", "ssh://pi", "dial-stdio"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+}
+
+#[test]
+fn a_bad_host_url_is_a_usage_error_and_runs_nothing() {
+    let ledd = Ledd::start("");
+    for url in ["tcp://pi", "ssh://-oProxyCommand=x", "ssh://pi:99999"] {
+        let output = Command::new(LEDCTL)
+            .args([
+                "--socket",
+                ledd.socket.to_str().unwrap(),
+                "-H",
+                url,
+                "status",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{url}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("ssh://[user@]host[:port]"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}

@@ -328,6 +328,14 @@ fn main() -> ProcessExit {
     }
     if let Command::DialStdio = cli.order {
         // Always this machine's ledd: it is the far end of someone's --host.
+        if cli.host.is_some() {
+            return fail(
+                false,
+                "usage",
+                ExitCode::Usage,
+                "dial-stdio relays to this machine's ledd: it takes no --host",
+            );
+        }
         let socket = ledd_client::socket_path(cli.socket);
         return match ledd_client::dial_stdio(&socket) {
             Ok(()) => ProcessExit::SUCCESS,
