@@ -144,17 +144,21 @@ printf '%s\n' "$contents" >"$CACHE/contents.txt"
 has() { # has MODE PATH: the package ships PATH with that mode, owned root:root
 	printf '%s\n' "$contents" | awk -v m="$1" -v p="./$2" '$1 == m && $2 == "root/root" && $NF == p { f = 1 } END { exit !f }'
 }
+# Units and udev rule: /usr/lib with a debhelper that starts units from there
+# (Debian 13), /lib with Debian 12's (debian/rules).
+U=lib
+if grep -q 'usr/lib/systemd/system' /usr/bin/dh_installsystemd; then U=usr/lib; fi
 while read -r mode path; do
 	check_quiet "ships $path ($mode)" has "$mode" "$path"
-done <<'EOF'
+done <<EOF
 -rwxr-xr-x usr/sbin/ledd
 -rwxr-xr-x usr/bin/ledctl
 -rw-r--r-- etc/ledd/ledd.toml
--rw-r--r-- usr/lib/systemd/system/ledd.service
--rw-r--r-- usr/lib/systemd/system/ledd.socket
+-rw-r--r-- $U/systemd/system/ledd.service
+-rw-r--r-- $U/systemd/system/ledd.socket
 -rw-r--r-- usr/lib/sysusers.d/ledd.conf
 -rw-r--r-- usr/lib/modules-load.d/ledd.conf
--rw-r--r-- usr/lib/udev/rules.d/60-ledd.rules
+-rw-r--r-- $U/udev/rules.d/60-ledd.rules
 -rw-r--r-- usr/lib/ledd/overlays/ledd.dtbo
 -rw-r--r-- usr/share/bash-completion/completions/ledctl
 -rw-r--r-- usr/share/zsh/vendor-completions/_ledctl
@@ -261,8 +265,8 @@ check_quiet "every commented default in ledd.toml is accepted when uncommented" 
 # systemd units, installed (ExecStart= exists now).
 if command -v systemd-analyze >/dev/null; then
 	check_quiet "systemd-analyze verify ledd.service ledd.socket" systemd-analyze verify --man=no \
-		/usr/lib/systemd/system/ledd.service /usr/lib/systemd/system/ledd.socket
-	sec=$(systemd-analyze security --offline=true /usr/lib/systemd/system/ledd.service 2>&1 | sed -n 's/.*Overall exposure level for ledd.service: *//p')
+		/$U/systemd/system/ledd.service /$U/systemd/system/ledd.socket
+	sec=$(systemd-analyze security --offline=true /$U/systemd/system/ledd.service 2>&1 | sed -n 's/.*Overall exposure level for ledd.service: *//p')
 	score=${sec%% *}
 	if [ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'; then
 		pass "systemd-analyze security --offline=true ledd.service: $sec (<= 2.0)"

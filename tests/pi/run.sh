@@ -185,6 +185,42 @@ for board in bcm2837-rpi-3-b bcm2837-rpi-3-b-plus bcm2837-rpi-zero-2-w bcm2711-r
 	fi
 done
 
+# ARMv6 boards (Pi Zero, Zero W, 1 A+/B/B+: the armhf package's reason to be
+# ARMv6): their trees come with Debian armel's Raspberry Pi kernel
+# (linux-image-rpi), fetched with a private apt state for armel under
+# target/pi-cache/armel-apt (the host's dpkg architectures are left alone).
+armel_dtbs() { # -> directory holding bcm2835-rpi-*.dtb
+	local a=$CACHE/armel-apt deb dir
+	local O=(-o "Dir::State::Lists=$a/lists" -o "Dir::Cache=$a/cache" -o Dir::State::status=/dev/null
+		-o APT::Architecture=armel -o APT::Architectures::=armel
+		-o "Dir::Etc::SourceList=$a/sources.list" -o "Dir::Etc::SourceParts=$a/parts")
+	dir=$(find "$a/kernel" -name bcm2835-rpi-zero-w.dtb -printf '%h\n' 2> /dev/null | head -1)
+	if [ -z "$dir" ]; then
+		rm -rf "$a" && mkdir -p "$a/lists/partial" "$a/cache/archives/partial" "$a/parts" "$a/kernel"
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $(. /etc/os-release && echo "$VERSION_CODENAME") main" > "$a/sources.list"
+		apt-get "${O[@]}" update -qq > /dev/null 2>&1 || return 1
+		deb=$(apt-cache "${O[@]}" depends linux-image-rpi 2> /dev/null | sed -n 's/.*Depends: \(linux-image-[0-9][^ :]*\).*/\1/p' | head -1)
+		(cd "$a" && apt-get "${O[@]}" download -q "${deb:-linux-image-rpi}" > /dev/null 2>&1) || return 1
+		dpkg-deb --fsys-tarfile "$a"/linux-image-*_armel.deb | tar -x -C "$a/kernel" --wildcards './usr/lib/linux-image-*/bcm2835-rpi-*.dtb'
+		rm -f "$a"/linux-image-*_armel.deb
+		dir=$(find "$a/kernel" -name bcm2835-rpi-zero-w.dtb -printf '%h\n' | head -1)
+	fi
+	[ -n "$dir" ] && echo "$dir"
+}
+if ARMEL_DTBDIR=$(armel_dtbs); then
+	note "ARMv6 trees: $(basename "$(dirname "$ARMEL_DTBDIR")")/$(basename "$ARMEL_DTBDIR") (Debian armel)"
+	for board in bcm2835-rpi-zero bcm2835-rpi-zero-w bcm2835-rpi-b bcm2835-rpi-b-plus bcm2835-rpi-a-plus; do
+		if DTBDIR=$ARMEL_DTBDIR prep_base "$board" && merge "$board" "$board-default"; then
+			check "$board: overlay applies; LED node, gpio phandle = &gpio, label, pin 17 as output" \
+				merged_ok "$WORK/$board-default.dtb" 17 ledd:green:status
+		else
+			fail "$board: fdtoverlay could not apply the overlay"
+		fi
+	done
+else
+	fail "Debian armel's linux-image-rpi (Pi Zero / Zero W / 1 device trees) could not be fetched"
+fi
+
 # Every parameter, on the Pi 3 tree (what the firmware would hand the kernel).
 B=bcm2837-rpi-3-b
 declared=$("${DTP[@]}" list "$OVL" | sort | tr '\n' ' ')
