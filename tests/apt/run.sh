@@ -12,40 +12,22 @@
 # The current .debs come from the debian13 tier (target/debian13/debs/, same
 # tree) and the deb tier (target/deb-test/, arm64) when they are there; else
 # the amd64 one is built here (development build). Not proven here: the
-# service's restart (no systemd as PID 1 in a chroot; the system tier boots).
+# service's restart and the LED blinking on across the upgrade (no systemd as
+# PID 1 in a chroot): the system tier does that on a booted Debian 12, with
+# the same previous release (tests/lib/build-deb.sh, one cache).
 #
 # Runs as root; not root: SKIPPED, exit 77. Ends with "N passed, N failed".
 set -euo pipefail
 
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIPPED apt: needs root (mmdebstrap, chroot, dpkg in the chroot)"
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 77
-fi
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=tests/lib/tier.sh
+. "$repo/tests/lib/tier.sh"
+tier_needs_root apt "mmdebstrap, chroot, dpkg in the chroot"
 . "$repo/tests/lib/build-deb.sh"
 cache=$repo/target/apt-test
 mkdir -p "$cache"
 export DEBIAN_FRONTEND=noninteractive
 
-passed=0 failed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-info() { echo "  .. $*"; }
-finish() {
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit
-}
-check() {
-	local name=$1 out
-	shift
-	if out=$("$@" 2>&1); then pass "$name"; else
-		fail "$name"
-		printf '%s\n' "$out" | tail -n 25 | sed 's/^/     /'
-		return 1
-	fi
-}
 work=$(mktemp -d /tmp/ledd-apt.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
@@ -63,43 +45,14 @@ prev=$(cd "$repo" && dpkg-parsechangelog -o 1 -c 1 -S Version)
 arch=$(dpkg --print-architecture)
 
 # --- The previous release, from its git commit -----------------------------------
-# LEDD_APT_PREVIOUS=COMMIT, else tag v$prev when there is one, else the newest
-# commit along the first parents of HEAD whose debian/changelog is at $prev
-# (after a merge into main: main's last commit before it).
-if [ -n "${LEDD_APT_PREVIOUS:-}" ]; then
-	commit=$(git -C "$repo" rev-parse --verify "$LEDD_APT_PREVIOUS^{commit}")
-elif commit=$(git -C "$repo" rev-parse -q --verify "v$prev^{commit}"); then :; else
-	commit=
-	for c in $(git -C "$repo" rev-list --first-parent --max-count=500 HEAD); do
-		if git -C "$repo" show "$c:debian/changelog" 2>/dev/null | head -n 1 | grep -qF "ledd ($prev)"; then
-			commit=$c
-			break
-		fi
-	done
-	[ -n "$commit" ] || { fail "no commit of version $prev along HEAD's first parents"; finish; }
-fi
-prevdeb=$cache/prev-$commit/ledd_${prev}_$arch.deb
-build_prev() {
-	local src=$work/prev/ledd
-	mkdir -p "$src"
-	git -C "$repo" archive "$commit" | tar -x -C "$src"
-	[ "$(cd "$src" && dpkg-parsechangelog -S Version)" = "$prev" ] || {
-		echo "commit $commit is not version $prev"
-		return 1
-	}
-	# Its own debian/rules (cargo from PATH); -d: it may predate the profile.
-	(cd "$src" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" CARGO_TARGET_DIR=$cache/cargo-prev \
-		dpkg-buildpackage -us -uc -b -d) >"$cache/build-prev.log" 2>&1 || {
-		tail -n 30 "$cache/build-prev.log"
-		return 1
-	}
-	mkdir -p "$(dirname "$prevdeb")"
-	cp "$work/prev/ledd_${prev}_$arch.deb" "$prevdeb"
-}
-if [ -f "$prevdeb" ]; then
-	pass "previous release $prev (commit ${commit:0:10}): cached ${prevdeb#"$repo"/}"
+# (tests/lib/build-deb.sh: LEDD_APT_PREVIOUS=COMMIT, else tag v$prev, else the
+# release's recorded commit, else the newest commit along HEAD's first parents
+# at $prev; built once, cached.)
+if prevdeb=$(ledd_previous_deb "$repo" "$cache" "$work/prev" 2>"$work/prev.err"); then
+	pass "previous release $prev: ${prevdeb#"$repo"/} (log: target/apt-test/build-prev.log)"
 else
-	check "previous release $prev built from commit ${commit:0:10} (log: target/apt-test/build-prev.log)" build_prev || finish
+	fail "previous release $prev: $(cat "$work/prev.err")"
+	finish
 fi
 
 # --- The current .debs ----------------------------------------------------------------
@@ -108,24 +61,24 @@ for d in "$repo/target/debian13/debs/ledd_${cur}_"*.deb "$repo/target/deb-test/l
 	[ -f "$d" ] && debs+=("$d")
 done
 if ! printf '%s\n' "${debs[@]}" | grep -q "_$arch.deb$"; then
-	info "no ledd_${cur}_$arch.deb from the debian13 tier: building one"
+	note "no ledd_${cur}_$arch.deb from the debian13 tier: building one"
 	build_cur() {
 		ledd_copy_tree "$repo" "$work/cur/ledd" &&
 			ledd_build_deb "$work/cur/ledd" "$repo/target/deb-test/cargo" "$cache/build-cur.log" "nocheck parallel=$(nproc)"
 	}
-	check "ledd_${cur}_$arch.deb built (log: target/apt-test/build-cur.log)" build_cur || finish
+	check_quiet "ledd_${cur}_$arch.deb built (log: target/apt-test/build-cur.log)" build_cur || finish
 	debs+=("$work/cur/ledd_${cur}_$arch.deb")
 fi
-info "current: $(for d in "${debs[@]}"; do basename "$d"; done | tr '\n' ' ')"
+note "current: $(for d in "${debs[@]}"; do basename "$d"; done | tr '\n' ' ')"
 
 # --- Repositories: the previous release alone, then both ----------------------------------
 mkrepo() { LEDD_REPO_TEST_KEY=1 "$repo/debian/make-apt-repo.sh" "$@"; }
-check "debian/make-apt-repo.sh: repository with $prev" mkrepo "$work/repo-v1/repo" "$prevdeb" || finish
+check_quiet "debian/make-apt-repo.sh: repository with $prev" mkrepo "$work/repo-v1/repo" "$prevdeb" || finish
 mkdir -p "$work/repo-v2"
 cp -a "$work/repo-v1/test-gnupg" "$work/repo-v2/"
-check "debian/make-apt-repo.sh: repository with $prev and $cur ($(printf '%s\n' "${debs[@]}" | sed 's/.*_//; s/\.deb//' | tr '\n' ' '))" \
+check_quiet "debian/make-apt-repo.sh: repository with $prev and $cur ($(printf '%s\n' "${debs[@]}" | sed 's/.*_//; s/\.deb//' | tr '\n' ' '))" \
 	mkrepo "$work/repo-v2/repo" "$prevdeb" "${debs[@]}" || finish
-check "InRelease is signed by the test key (gpgv)" \
+check_quiet "InRelease is signed by the test key (gpgv)" \
 	gpgv --keyring "$work/repo-v2/repo/ledd-archive-keyring.gpg" "$work/repo-v2/repo/dists/stable/InRelease"
 
 # --- A clean Debian 13 ------------------------------------------------------------------------
@@ -137,7 +90,7 @@ if [ ! -f "$tarball" ]; then
 		mmdebstrap --variant=minbase --include=systemd trixie "$cache/partial.tar" \
 			http://deb.debian.org/debian >"$cache/mmdebstrap.log" 2>&1 && mv "$cache/partial.tar" "$tarball"
 	}
-	check "Debian 13 minbase + systemd chroot (once; cached as ${tarball#"$repo"/})" mkchroot || finish
+	check_quiet "Debian 13 minbase + systemd chroot (once; cached as ${tarball#"$repo"/})" mkchroot || finish
 fi
 root=$work/root
 mkdir -p "$root"
@@ -166,11 +119,11 @@ refuse() {
 	grep -Eq 'NO_PUBKEY|not signed|is not signed|Missing key|signature' <<<"$out" &&
 		! inside apt-cache show ledd >/dev/null 2>&1 || { echo "$out"; return 1; }
 }
-check "apt refuses the repository under another key (signed-by)" refuse
+check_quiet "apt refuses the repository under another key (signed-by)" refuse
 cp "$work/repo-v1/repo/ledd-archive-keyring.gpg" "$root/etc/apt/keyrings/ledd.gpg"
-check "apt-get update with signed-by=/etc/apt/keyrings/ledd.gpg" inside apt-get update
+check_quiet "apt-get update with signed-by=/etc/apt/keyrings/ledd.gpg" inside apt-get update
 version() { inside dpkg-query -W -f='${Version} ${Architecture} ${Status}' ledd 2>/dev/null || true; }
-check "apt-get install ledd: $prev" inside apt-get install -y --no-install-recommends ledd
+check_quiet "apt-get install ledd: $prev" inside apt-get install -y --no-install-recommends ledd
 [ "$(version)" = "$prev $arch install ok installed" ] && pass "installed: ledd $prev $arch" || fail "installed: $(version)"
 
 # The administrator's changes, and a saved state.
@@ -187,36 +140,36 @@ kept() { # kept WHAT: the config and the state file are unchanged
 
 # --- Upgrade ------------------------------------------------------------------------------------
 publish "$work/repo-v2/repo"
-check "apt-get update (repository now with $cur)" inside apt-get update
+check_quiet "apt-get update (repository now with $cur)" inside apt-get update
 confold=(-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
-check "apt-get upgrade --force-confdef --force-confold" inside apt-get upgrade -y "${confold[@]}"
+check_quiet "apt-get upgrade --force-confdef --force-confold" inside apt-get upgrade -y "${confold[@]}"
 [ "$(version)" = "$cur $arch install ok installed" ] && pass "upgraded: ledd $cur $arch" || fail "after upgrade: $(version)"
-check "upgrade kept the administrator's ledd.toml and the state file" kept
+check_quiet "upgrade kept the administrator's ledd.toml and the state file" kept
 if [ -f "$root/etc/ledd/ledd.toml.dpkg-dist" ]; then
-	info "the shipped ledd.toml changed: the new one is /etc/ledd/ledd.toml.dpkg-dist"
+	note "the shipped ledd.toml changed: the new one is /etc/ledd/ledd.toml.dpkg-dist"
 fi
 says_cur() { inside ledd --version | grep -qF "$cur"; }
-check "ledd --version says $cur" says_cur
+check_quiet "ledd --version says $cur" says_cur
 for a in $(printf '%s\n' "${debs[@]}" | sed 's/.*_//; s/\.deb//' | grep -vx "$arch"); do
 	polic() {
 		inside dpkg --add-architecture "$a" && inside apt-get update >/dev/null &&
 			inside apt-cache policy "ledd:$a" | grep -q "Candidate: $cur"
 	}
-	check "the repository serves ledd:$a $cur (apt-cache policy)" polic
+	check_quiet "the repository serves ledd:$a $cur (apt-cache policy)" polic
 done
 
 # --- Downgrade, remove, purge -------------------------------------------------------------------
-check "apt-get install --allow-downgrades ledd=$prev" inside apt-get install -y --allow-downgrades "${confold[@]}" "ledd=$prev"
+check_quiet "apt-get install --allow-downgrades ledd=$prev" inside apt-get install -y --allow-downgrades "${confold[@]}" "ledd=$prev"
 [ "$(version)" = "$prev $arch install ok installed" ] && pass "downgraded: ledd $prev" || fail "after downgrade: $(version)"
-check "downgrade kept ledd.toml and the state file" kept
-check "apt-get upgrade back to $cur" inside apt-get upgrade -y "${confold[@]}"
-check "apt-get remove ledd" inside apt-get remove -y ledd
+check_quiet "downgrade kept ledd.toml and the state file" kept
+check_quiet "apt-get upgrade back to $cur" inside apt-get upgrade -y "${confold[@]}"
+check_quiet "apt-get remove ledd" inside apt-get remove -y ledd
 [ "$(version)" = "$cur $arch deinstall ok config-files" ] && pass "removed: config-files state" || fail "after remove: $(version)"
-check "remove kept ledd.toml (conffile) and the state file" kept
-check "apt-get purge ledd" inside apt-get purge -y ledd
+check_quiet "remove kept ledd.toml (conffile) and the state file" kept
+check_quiet "apt-get purge ledd" inside apt-get purge -y ledd
 gone() {
 	[ ! -e "$root/etc/ledd/ledd.toml" ] && [ ! -e "$root/var/lib/ledd" ] &&
 		case $(version) in "" | *not-installed) ;; *) echo "still: $(version)"; false ;; esac
 }
-check "purge removed ledd.toml, /var/lib/ledd and the package" gone
+check_quiet "purge removed ledd.toml, /var/lib/ledd and the package" gone
 finish

@@ -18,35 +18,14 @@
 # Environment: LEDD_DEBIAN13_KEEP=1  keep the unpacked chroot (in /tmp)
 set -euo pipefail
 
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIPPED debian13: needs root (mmdebstrap, chroot, unshare -n)"
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 77
-fi
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=tests/lib/tier.sh
+. "$repo/tests/lib/tier.sh"
+tier_needs_root debian13 "mmdebstrap, chroot, unshare -n"
 cache=$repo/target/debian13
 mkdir -p "$cache"
 export DEBIAN_FRONTEND=noninteractive
 
-passed=0 failed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-info() { echo "  .. $*"; }
-finish() {
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit
-}
-# check NAME CMD...: PASS when CMD succeeds, else FAIL with its output's tail.
-check() {
-	local name=$1 out
-	shift
-	if out=$("$@" 2>&1); then pass "$name"; else
-		fail "$name"
-		printf '%s\n' "$out" | tail -n 25 | sed 's/^/     /'
-		return 1
-	fi
-}
 
 work=$(mktemp -d /tmp/ledd-debian13.XXXXXX)
 cleanup() {
@@ -84,13 +63,13 @@ make_chroot() {
 		mv "$cache/partial.tar" "$tarball"
 }
 if [ ! -f "$tarball" ]; then
-	info "making the Debian 13 chroot (once; cached as ${tarball#"$repo"/})"
+	note "making the Debian 13 chroot (once; cached as ${tarball#"$repo"/})"
 	rm -f "$cache"/trixie-*.tar
-	check "Debian 13 chroot made with mmdebstrap (log: target/debian13/mmdebstrap.log)" make_chroot || finish
+	check_quiet "Debian 13 chroot made with mmdebstrap (log: target/debian13/mmdebstrap.log)" make_chroot || finish
 fi
 root=$work/root
 mkdir -p "$root"
-check "Debian 13 chroot unpacked (${tarball#"$repo"/})" tar -C "$root" -xf "$tarball" || finish
+check_quiet "Debian 13 chroot unpacked (${tarball#"$repo"/})" tar -C "$root" -xf "$tarball" || finish
 rustc_version=$(chroot "$root" rustc --version)
 cargo_version=$(chroot "$root" cargo --version)
 case $rustc_version in
@@ -104,13 +83,13 @@ fi
 # --- The source package ------------------------------------------------------------
 version=$(cd "$repo" && dpkg-parsechangelog -S Version)
 srcdir=$work/source
-check "debian/make-source.sh: ledd_$version.dsc with vendor/, debian/copyright covers every crate" \
+check_quiet "debian/make-source.sh: ledd_$version.dsc with vendor/, debian/copyright covers every crate" \
 	env LEDD_SOURCE_TREE="$work/tree" "$repo/debian/make-source.sh" "$srcdir" || finish
-check "debian/copyright lists every vendored crate and license (debian/vendor-copyright.py)" \
+check_quiet "debian/copyright lists every vendored crate and license (debian/vendor-copyright.py)" \
 	"$repo/debian/vendor-copyright.py" "$work/tree/vendor" --check "$repo/debian/copyright"
-check "Cargo.toml: rust-version = \"1.85\" (Debian 13's rustc)" \
+check_quiet "Cargo.toml: rust-version = \"1.85\" (Debian 13's rustc)" \
 	grep -qx 'rust-version = "1.85"' "$repo/Cargo.toml"
-info "source: $(du -h "$srcdir/ledd_$version.tar.xz" | cut -f1) ($(find "$work/tree/vendor" -mindepth 1 -maxdepth 1 | wc -l) crates vendored)"
+note "source: $(du -h "$srcdir/ledd_$version.tar.xz" | cut -f1) ($(find "$work/tree/vendor" -mindepth 1 -maxdepth 1 | wc -l) crates vendored)"
 
 # --- Builds, offline ------------------------------------------------------------------
 # inside CMD: CMD in the chroot, with no network device but loopback, and its
@@ -121,7 +100,7 @@ inside() {
 		mount --rbind /dev "$root/dev"
 		exec chroot "$root" "$@"' sh "$root" "$@"
 }
-check "no network inside the build namespace (TCP to deb.debian.org and crates.io fail)" \
+check_quiet "no network inside the build namespace (TCP to deb.debian.org and crates.io fail)" \
 	inside bash -c '! timeout 5 bash -c "exec 3<>/dev/tcp/151.101.2.132/80" 2>/dev/null &&
 		! getent hosts crates.io >/dev/null && ! ip route 2>/dev/null | grep -q default'
 
@@ -157,16 +136,16 @@ workspace_check() {
 }
 cp -a "$work/tree" "$root/tree"
 start=$SECONDS
-check "cargo check --workspace --all-targets --frozen with rustc 1.85, offline (log: target/debian13/workspace-check.log)" \
+check_quiet "cargo check --workspace --all-targets --frozen with rustc 1.85, offline (log: target/debian13/workspace-check.log)" \
 	workspace_check
-info "workspace check: $((SECONDS - start)) s"
+note "workspace check: $((SECONDS - start)) s"
 rm -rf "$root/tree" "$root/check"
 opts="nocheck parallel=2" what="without tests"
 if [ "${LEDD_DEBIAN13_CHECK:-0}" = 1 ]; then opts="parallel=2" what="with tests"; fi
 start=$SECONDS
-check "build 1 in /build/a, offline, $what (log: target/debian13/build-build-a.log)" \
+check_quiet "build 1 in /build/a, offline, $what (log: target/debian13/build-build-a.log)" \
 	build /build/a DEB_BUILD_OPTIONS="$opts" TZ=UTC LANG=C.UTF-8 || finish
-info "build 1: $((SECONDS - start)) s"
+note "build 1: $((SECONDS - start)) s"
 if [ "${LEDD_DEBIAN13_CHECK:-0}" = 1 ]; then
 	grep -q "test result: ok" "$cache/build-build-a.log" &&
 		pass "cargo test ran and passed inside the package build (rustc 1.85, vendored dev-dependencies)" ||
@@ -174,10 +153,10 @@ if [ "${LEDD_DEBIAN13_CHECK:-0}" = 1 ]; then
 fi
 sleep 2
 start=$SECONDS
-check "build 2 in /build/second/place, offline, later, other time zone, locale, umask (log: target/debian13/build-build-second-place.log)" \
+check_quiet "build 2 in /build/second/place, offline, later, other time zone, locale, umask (log: target/debian13/build-build-second-place.log)" \
 	build /build/second/place DEB_BUILD_OPTIONS="nocheck parallel=2" TZ=UTC-13 LANG=C LC_ALL=C \
 	sh -c 'umask 0002; exec "$@"' sh || finish
-info "build 2: $((SECONDS - start)) s"
+note "build 2: $((SECONDS - start)) s"
 
 # --- Same bytes ----------------------------------------------------------------------
 same=yes
@@ -201,27 +180,27 @@ done
 
 # --- lintian (Debian 13's) and a run ----------------------------------------------------
 deb=$root/build/a/ledd_${version}_$arch.deb
-check "ledd_${version}_$arch.deb built" test -f "$deb" || finish
+check_quiet "ledd_${version}_$arch.deb built" test -f "$deb" || finish
 lint() {
 	inside lintian --fail-on error,warning --display-info --pedantic "/build/a/$(basename "$deb")" \
 		>"$cache/lintian.txt" 2>&1 || { cat "$cache/lintian.txt"; return 1; }
 }
-check "lintian (Debian 13) on ledd_${version}_$arch.deb: no error, no warning (target/debian13/lintian.txt)" lint
+check_quiet "lintian (Debian 13) on ledd_${version}_$arch.deb: no error, no warning (target/debian13/lintian.txt)" lint
 runs() {
 	inside sh -c "rm -rf /x && dpkg-deb -x /build/a/$(basename "$deb") /x &&
 		/x/usr/bin/ledctl --version && /x/usr/sbin/ledd --version"
 }
-check "the built ledd and ledctl run (--version, in the chroot)" runs
+check_quiet "the built ledd and ledctl run (--version, in the chroot)" runs
 
 # --- armhf for ARMv6 (Pi Zero, Zero W, Pi 1) ------------------------------------------
 # Cross-built as the arm64 package is (dpkg-buildpackage -a armhf), offline;
 # -d: libstd-rust-dev:armel cannot be a Build-Depends (debian/control).
 start=$SECONDS
-check "dpkg-buildpackage -a armhf -d, offline (log: target/debian13/build-build-armhf.log)" \
+check_quiet "dpkg-buildpackage -a armhf -d, offline (log: target/debian13/build-build-armhf.log)" \
 	build /build/armhf DEB_BUILD_OPTIONS="nocheck parallel=2" TZ=UTC LANG=C.UTF-8 DPKG_ARGS="-a armhf -d" || finish
-info "armhf build: $((SECONDS - start)) s"
+note "armhf build: $((SECONDS - start)) s"
 armdeb=$root/build/armhf/ledd_${version}_armhf.deb
-check "ledd_${version}_armhf.deb built" test -f "$armdeb" || finish
+check_quiet "ledd_${version}_armhf.deb built" test -f "$armdeb" || finish
 x=$work/armhf
 dpkg-deb -x "$armdeb" "$x"
 for bin in usr/sbin/ledd usr/bin/ledctl; do
@@ -250,10 +229,10 @@ v7probe() {
 		qemu-arm -cpu cortex-a7 "$root/tmp/v7probe" &&
 		! qemu-arm -cpu arm1176 "$root/tmp/v7probe" 2>/dev/null
 }
-check "control: an ARMv7 instruction runs on qemu-arm -cpu cortex-a7 and faults on -cpu arm1176" v7probe
-check "qemu-arm -cpu arm1176: ledd --version" on_arm1176 "$x/usr/sbin/ledd" --version
-check "qemu-arm -cpu arm1176: ledctl --version" on_arm1176 "$x/usr/bin/ledctl" --version
-check "qemu-arm -cpu arm1176: ledctl completions bash" sh -c "qemu-arm -cpu arm1176 '$x/usr/bin/ledctl' completions bash | grep -q _ledctl"
+check_quiet "control: an ARMv7 instruction runs on qemu-arm -cpu cortex-a7 and faults on -cpu arm1176" v7probe
+check_quiet "qemu-arm -cpu arm1176: ledd --version" on_arm1176 "$x/usr/sbin/ledd" --version
+check_quiet "qemu-arm -cpu arm1176: ledctl --version" on_arm1176 "$x/usr/bin/ledctl" --version
+check_quiet "qemu-arm -cpu arm1176: ledctl completions bash" sh -c "qemu-arm -cpu arm1176 '$x/usr/bin/ledctl' completions bash | grep -q _ledctl"
 # ledd itself on the Pi Zero's core: simulated LEDs, its own socket; ledctl
 # (also on arm1176) blinks the status LED and reads it back.
 simulate() {
@@ -271,12 +250,12 @@ simulate() {
 	[ $rc -eq 0 ] || cat "$dir/ledd.log"
 	return $rc
 }
-check "qemu-arm -cpu arm1176: ledd --simulate serves ledctl blink 2 and status" simulate
+check_quiet "qemu-arm -cpu arm1176: ledd --simulate serves ledctl blink 2 and status" simulate
 lint_armhf() {
 	inside lintian --fail-on error,warning --display-info --pedantic "/build/armhf/$(basename "$armdeb")" \
 		>"$cache/lintian-armhf.txt" 2>&1 || { cat "$cache/lintian-armhf.txt"; return 1; }
 }
-check "lintian (Debian 13) on ledd_${version}_armhf.deb: no error, no warning (target/debian13/lintian-armhf.txt)" lint_armhf
+check_quiet "lintian (Debian 13) on ledd_${version}_armhf.deb: no error, no warning (target/debian13/lintian-armhf.txt)" lint_armhf
 
 # For the apt tier: this run's packages (same tree).
 rm -rf "$cache/debs" && mkdir -p "$cache/debs"

@@ -51,7 +51,7 @@ plan_boot1=(b1-system-up b1-keyboard-leds b1-no-timer-before-install b1-apt-inst
 	b1-socket-active b1-service-active b1-socket-mode b1-led-files-group b1-pupil-in-leds
 	b1-config-restart b1-first-blink b1-delay-files-group b1-outsider-exit-4 b1-reload
 	b1-restart-keeps-blink b1-sigkill-restarts b1-socket-activation b1-watchdog b1-security
-	b1-last-order b1-journal-no-errors b1-order-before-poweroff boot1-done)
+	b1-last-order b1-downgrade b1-upgrade b1-journal-no-errors b1-order-before-poweroff boot1-done)
 plan_boot2=(b2-system-up b2-service-active b2-restored-rate b2-restored-last-second b2-status b2-journal-clean
 	b2-purge b2-purge-nothing-left b2-purge-units-gone boot2-done)
 plan=("${plan_host[@]}" "${plan_boot1[@]}" "${plan_boot2[@]}")
@@ -176,6 +176,15 @@ fi
 # ./ledd_VERSION_ARCH.deb as a user would.
 debname=ledd_$(dpkg-deb -f "$deb" Version | sed 's/^[0-9]*://')_$(dpkg-deb -f "$deb" Architecture).deb
 cp "$deb" "$work/disk/$debname"
+# The previous release, for the downgrade and upgrade checks (built once from
+# its git commit, cached with the apt tier's: tests/lib/build-deb.sh).
+mkdir -p "$work/disk/previous"
+if prevdeb=$(ledd_previous_deb "$root" "$root/target/apt-test" "$work/prev" 2>"$work/prev.err"); then
+	cp "$prevdeb" "$work/disk/previous/"
+	note "previous release for the upgrade checks: ${prevdeb#"$root"/}"
+else
+	note "no previous release: $(cat "$work/prev.err"); b1-downgrade and b1-upgrade will fail"
+fi
 
 # --- Sampler and the CI disk -----------------------------------------------------------
 if out=$(gcc -static -O2 -Wall -Wextra -o "$work/disk/ledsample" "$root/tests/kernel/ledsample.c" 2>&1); then

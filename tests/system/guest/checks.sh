@@ -323,6 +323,41 @@ boot1() {
 	grep -q caps /var/lib/ledd/state.toml || s=1
 	verdict b1-last-order $s "ledctl blink caps 2.5: exit $RC; $DETAIL; state file: $(oneline </var/lib/ledd/state.toml 2>&1 || :)"
 
+	# Releases, the Debian way (issue 15): down to the previous release and
+	# up again, over a conffile the administrator changed, answering as
+	# unattended upgrades do (--force-confdef --force-confold). Each time the
+	# change and the state file stay, the LED blinks on at its rate, and the
+	# service is restarted cleanly (a new MainPID, active, no failure).
+	echo '# changed by the administrator (tests/system)' >>/etc/ledd/ledd.toml
+	local prev cur pid0 confold
+	prev=$(cd "$CI/previous" && ls ledd_*.deb)
+	cur=$(cd /root && ls ledd_*.deb)
+	confold=(-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+	cp "$CI/previous/$prev" /root/previous.deb
+	for step in downgrade upgrade; do
+		pid0=$(ledd_pid)
+		if [ "$step" = downgrade ]; then
+			run env -C /root DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades "${confold[@]}" ./previous.deb
+		else
+			run env -C /root DEBIAN_FRONTEND=noninteractive apt-get install -y "${confold[@]}" "./$cur"
+		fi
+		s=$RC
+		local installed
+		installed=$(dpkg-query -W -f='${Version}' ledd)
+		local want=${prev#ledd_}
+		[ "$step" = upgrade ] && want=${cur#ledd_}
+		[ "$installed" = "${want%%_*}" ] || s=1
+		wait_until 10 ledd_running || s=1
+		[ "$(ledd_pid)" != "$pid0" ] || s=1
+		[ "$(prop ledd.service Result)" = success ] || s=1
+		grep -q '^# changed by the administrator' /etc/ledd/ledd.toml || s=1
+		[ ! -e /etc/ledd/ledd.toml.dpkg-dist ] && [ ! -e /etc/ledd/ledd.toml.dpkg-old ] || s=1
+		grep -q caps /var/lib/ledd/state.toml || s=1
+		rate_ok "$CAPS" 2.5 || s=1
+		verdict "b1-$step" $s "apt-get install ${step}: exit $RC; ledd $installed (want ${want%%_*}); MainPID $pid0 -> $(ledd_pid), $(prop ledd.service ActiveState); conffile change kept: $(grep -c '^# changed by the administrator' /etc/ledd/ledd.toml); $DETAIL"
+		[ $RC = 0 ] || info "apt: $OUT"
+	done
+
 	# A healthy run leaves no error in ledd's journal: messages of the
 	# processes of ledd.service and ledd.socket and systemd's messages about
 	# those units (journalctl -u), priority err or worse, this boot.
