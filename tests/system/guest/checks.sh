@@ -327,7 +327,9 @@ boot1() {
 	# up again, over a conffile the administrator changed, answering as
 	# unattended upgrades do (--force-confdef --force-confold). Each time the
 	# change and the state file stay, the LED blinks on at its rate, and the
-	# service is restarted cleanly (a new MainPID, active, no failure).
+	# service is restarted cleanly (a new MainPID, active, no failure). The
+	# two releases ship different ledd.toml files: dpkg keeps the
+	# administrator's and puts the package's beside it as ledd.toml.dpkg-dist.
 	echo '# changed by the administrator (tests/system)' >>/etc/ledd/ledd.toml
 	local prev cur pid0 confold
 	prev=$(cd "$CI/previous" && ls ledd_*.deb)
@@ -336,6 +338,8 @@ boot1() {
 	cp "$CI/previous/$prev" /root/previous.deb
 	for step in downgrade upgrade; do
 		pid0=$(ledd_pid)
+		local debfile=/root/previous.deb
+		[ "$step" = upgrade ] && debfile=/root/$cur
 		if [ "$step" = downgrade ]; then
 			run env -C /root DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades "${confold[@]}" ./previous.deb
 		else
@@ -351,10 +355,18 @@ boot1() {
 		[ "$(ledd_pid)" != "$pid0" ] || s=1
 		[ "$(prop ledd.service Result)" = success ] || s=1
 		grep -q '^# changed by the administrator' /etc/ledd/ledd.toml || s=1
-		[ ! -e /etc/ledd/ledd.toml.dpkg-dist ] && [ ! -e /etc/ledd/ledd.toml.dpkg-old ] || s=1
+		[ ! -e /etc/ledd/ledd.toml.dpkg-old ] || s=1
+		local conffile="kept, the package's unchanged"
+		if [ -e /etc/ledd/ledd.toml.dpkg-dist ]; then
+			conffile="kept, the package's beside it as .dpkg-dist"
+			dpkg-deb --fsys-tarfile "$debfile" | tar -xO ./etc/ledd/ledd.toml | cmp -s - /etc/ledd/ledd.toml.dpkg-dist || {
+				s=1
+				conffile="ledd.toml.dpkg-dist is not the package's"
+			}
+		fi
 		grep -q caps /var/lib/ledd/state.toml || s=1
 		rate_ok "$CAPS" 2.5 || s=1
-		verdict "b1-$step" $s "apt-get install ${step}: exit $RC; ledd $installed (want ${want%%_*}); MainPID $pid0 -> $(ledd_pid), $(prop ledd.service ActiveState); conffile change kept: $(grep -c '^# changed by the administrator' /etc/ledd/ledd.toml); $DETAIL"
+		verdict "b1-$step" $s "apt-get install ${step}: exit $RC; ledd $installed (want ${want%%_*}); MainPID $pid0 -> $(ledd_pid), $(prop ledd.service ActiveState), Result $(prop ledd.service Result); administrator's ledd.toml $conffile ($(ls /etc/ledd | oneline)); state file: $(oneline </var/lib/ledd/state.toml 2>&1 || :); $DETAIL"
 		[ $RC = 0 ] || info "apt: $OUT"
 	done
 
