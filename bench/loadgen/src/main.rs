@@ -112,6 +112,21 @@ fn summary(kind: &str, mut ns: Vec<u64>, errors: u64, elapsed: Duration, warmup:
     )
 }
 
+/// Runs `one` for 0..n, timing each call: (nanoseconds each, calls that
+/// returned false, the whole run's time).
+fn timed(n: usize, mut one: impl FnMut(usize) -> bool) -> (Vec<u64>, u64, Duration) {
+    let mut ns = Vec::with_capacity(n);
+    let mut errors = 0;
+    let start = Instant::now();
+    for i in 0..n {
+        let t = Instant::now();
+        let ok = one(i);
+        ns.push(t.elapsed().as_nanos() as u64);
+        errors += u64::from(!ok);
+    }
+    (ns, errors, start.elapsed())
+}
+
 /// Untimed orders before the timed ones (first orders fault in pages on both sides).
 const PERSISTENT_WARMUP: usize = 100;
 const NEWCONN_WARMUP: usize = 20;
@@ -153,20 +168,13 @@ fn main() {
                 conn.order(&orders[i % 2])
                     .unwrap_or_else(|e| fail("order", e));
             }
-            let mut ns = Vec::with_capacity(n);
-            let mut errors = 0;
-            let start = Instant::now();
-            for i in 0..n {
-                let t = Instant::now();
-                let ok = conn
-                    .order(&orders[i % 2])
-                    .unwrap_or_else(|e| fail("order", e));
-                ns.push(t.elapsed().as_nanos() as u64);
-                errors += u64::from(!ok);
-            }
+            let (ns, errors, elapsed) = timed(n, |i| {
+                conn.order(&orders[i % 2])
+                    .unwrap_or_else(|e| fail("order", e))
+            });
             println!(
                 "{}",
-                summary("persistent", ns, errors, start.elapsed(), PERSISTENT_WARMUP)
+                summary("persistent", ns, errors, elapsed, PERSISTENT_WARMUP)
             );
         }
         Some("watch") if args.len() == 6 => {
@@ -192,19 +200,13 @@ fn main() {
             };
             event().unwrap_or_else(|e| fail("first event", e));
             let mut conn = Conn::new(&target).unwrap_or_else(|e| fail("connect", e));
-            let mut ns = Vec::with_capacity(n);
-            let mut errors = 0;
-            let start = Instant::now();
-            for i in 0..n {
-                let t = Instant::now();
+            let (ns, errors, elapsed) = timed(n, |i| {
                 let ok = conn
                     .order(&orders[i % 2])
                     .unwrap_or_else(|e| fail("order", e));
-                let seen = event().unwrap_or_else(|e| fail("event", e));
-                ns.push(t.elapsed().as_nanos() as u64);
-                errors += u64::from(!(ok && seen));
-            }
-            println!("{}", summary("watch", ns, errors, start.elapsed(), 0));
+                ok && event().unwrap_or_else(|e| fail("event", e))
+            });
+            println!("{}", summary("watch", ns, errors, elapsed, 0));
         }
         Some("newconn") if args.len() == 5 => {
             let target = Target {
@@ -216,18 +218,12 @@ fn main() {
             for i in 0..NEWCONN_WARMUP {
                 one_shot(&target, &orders[i % 2]).unwrap_or_else(|e| fail("order", e));
             }
-            let mut ns = Vec::with_capacity(n);
-            let mut errors = 0;
-            let start = Instant::now();
-            for i in 0..n {
-                let t = Instant::now();
-                let ok = one_shot(&target, &orders[i % 2]).unwrap_or_else(|e| fail("order", e));
-                ns.push(t.elapsed().as_nanos() as u64);
-                errors += u64::from(!ok);
-            }
+            let (ns, errors, elapsed) = timed(n, |i| {
+                one_shot(&target, &orders[i % 2]).unwrap_or_else(|e| fail("order", e))
+            });
             println!(
                 "{}",
-                summary("newconn", ns, errors, start.elapsed(), NEWCONN_WARMUP)
+                summary("newconn", ns, errors, elapsed, NEWCONN_WARMUP)
             );
         }
         Some("throughput") if args.len() == 7 => {

@@ -381,8 +381,7 @@ ledd_main() {
 	# driver is unbound while ledd starts, then bound again; ledd hears the
 	# kernel's uevent and restores the saved blink without a restart. The
 	# keyboard comes back under a new input number, so "caps" lists them all.
-	hotplug_devices='"input0::capslock"'
-	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do hotplug_devices="$hotplug_devices, \"input$i::capslock\""; done
+	hotplug_devices=$(capslock_devices)
 	cat >/etc/ledd/hotplug.toml <<-EOC
 	socket = "$SOCK"
 	state_file = "/run/ledd-state/hotplug.toml"

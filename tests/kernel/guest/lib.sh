@@ -30,3 +30,11 @@ snapshot() {
 	*) echo "$1:trigger=$t" ;;
 	esac
 }
+
+# The keyboard's caps-lock LED under every input number it may come back
+# under after its driver is bound again, as a TOML list's items.
+capslock_devices() {
+	devices='"input0::capslock"'
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do devices="$devices, \"input$i::capslock\""; done
+	echo "$devices"
+}

@@ -20,15 +20,12 @@ watch_line() { grep '"event":true' /tmp/watch.out | sed -n "${1}p"; }
 
 watch_main() {
 	CAPS=$(led_named capslock)
-	# Every input number the keyboard may come back under (as in s11).
-	devices='"input0::capslock"'
-	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do devices="$devices, \"input$i::capslock\""; done
 	cat >/etc/ledd/watch.toml <<-EOC
 	socket = "$SOCK"
 	state_file = "/run/ledd-state/watch.toml"
 	restore = false
 	[leds.caps]
-	device = [$devices]
+	device = [$(capslock_devices)]
 	EOC
 	: >/tmp/ledd.log
 	start_ledd /etc/ledd/watch.toml "$SOCK"
