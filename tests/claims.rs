@@ -222,11 +222,21 @@ fn ledctl_hold_places_its_claim_again_when_ledd_restarts() {
         .arg("--socket")
         .arg(&ledd.socket)
         .args(["hold", "blink", "5", "--", "sleep", "30"])
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    eventually("the claim", || ledd.read("ACT", "delay_on") == "100");
+    // ledctl has the reply (it prints it) before ledd is killed: a kill
+    // between the kernel write and the reply would be another story (the
+    // claim refused for want of an answer, as ledctl then says).
+    let mut placed = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(hold.stdout.take().unwrap()),
+        &mut placed,
+    )
+    .unwrap();
+    assert!(placed.contains("blinking at 5 Hz"), "{placed}");
+    assert_eq!(ledd.read("ACT", "delay_on"), "100");
     ledd.signal(Signal::SIGKILL);
     ledd.wait_exit();
     // The kernel keeps blinking the claim; a new ledd knows nothing of it
