@@ -10,10 +10,12 @@ use std::time::Duration;
 
 use ledd_protocol::{Event, Reply};
 use log::{debug, error, info, warn};
-use rumqttc::{
-    AsyncClient, ConnectReturnCode, ConnectionError, EventLoop, LastWill, MqttOptions, Outgoing,
-    Packet, Publish, QoS, TlsConfiguration, Transport,
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::{
+    ConnectReturnCode, Filter, LastWill, Packet, Publish, RetainForwardRule,
 };
+use rumqttc::v5::{AsyncClient, ConnectionError, EventLoop, MqttOptions};
+use rumqttc::{Outgoing, TlsConfiguration, Transport};
 use tokio::signal::unix::Signal;
 use tokio::sync::mpsc::{self, Receiver, Sender, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
@@ -35,8 +37,7 @@ const REQUEST_QUEUE: usize = 256;
 const ORDER_QUEUE: usize = 64;
 /// Largest MQTT packet taken from the broker: room for any order payload
 /// (the rest is refused by size, with an answer, not by dropping the link).
-const MAX_INCOMING_PACKET: usize = 64 * 1024;
-const MAX_OUTGOING_PACKET: usize = 64 * 1024;
+const MAX_PACKET: u32 = 64 * 1024;
 /// How long a clean stop waits for the broker to take the last messages.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
@@ -104,13 +105,14 @@ fn mqtt_options(config: &Config, credentials: &Credentials, topics: &Topics) -> 
     let mut options = MqttOptions::new(client_id, config.broker.host.clone(), config.broker.port);
     options
         .set_keep_alive(config.keepalive)
-        .set_clean_session(true)
-        .set_max_packet_size(MAX_INCOMING_PACKET, MAX_OUTGOING_PACKET)
+        .set_clean_start(true)
+        .set_max_packet_size(Some(MAX_PACKET))
         .set_last_will(LastWill::new(
             topics.availability(),
             "offline",
             QoS::AtLeastOnce,
             true,
+            None,
         ));
     if let Some(username) = &config.username {
         options.set_credentials(
@@ -134,7 +136,9 @@ fn explain(error: &ConnectionError, config: &Config) -> String {
         ) => "the broker refused the connection: bad user name or password, or not authorized \
               (check username and password_file, and the broker's password file)"
             .into(),
-        ConnectionError::ConnectionRefused(ConnectReturnCode::BadClientId) => format!(
+        ConnectionError::ConnectionRefused(
+            ConnectReturnCode::BadClientId | ConnectReturnCode::ClientIdentifierNotValid,
+        ) => format!(
             "the broker rejected the client id ledd-mqtt-{} (is another node named {} too?)",
             config.node, config.node
         ),
@@ -145,7 +149,7 @@ fn explain(error: &ConnectionError, config: &Config) -> String {
             "TLS with {} failed: {error} (check ca_file, and that the broker's certificate names {})",
             config.broker, config.broker.host
         ),
-        ConnectionError::NetworkTimeout => "no answer from the broker in time".into(),
+        ConnectionError::Timeout(_) => "no answer from the broker in time".into(),
         ConnectionError::Io(error) => format!("{error}"),
         other => format!("{other}"),
     }
@@ -157,12 +161,14 @@ async fn drive_mqtt(mut eventloop: EventLoop, config: Config, news: UnboundedSen
     let mut backoff = Backoff::new(BROKER_RETRY_FIRST, BROKER_RETRY_MAX);
     loop {
         let report = match eventloop.poll().await {
-            Ok(rumqttc::Event::Incoming(Packet::ConnAck(_))) => {
+            Ok(rumqttc::v5::Event::Incoming(Packet::ConnAck(_))) => {
                 backoff.reset();
                 MqttNews::Connected
             }
-            Ok(rumqttc::Event::Incoming(Packet::Publish(message))) => MqttNews::Message(message),
-            Ok(rumqttc::Event::Outgoing(Outgoing::Disconnect)) => {
+            Ok(rumqttc::v5::Event::Incoming(Packet::Publish(message))) => {
+                MqttNews::Message(message)
+            }
+            Ok(rumqttc::v5::Event::Outgoing(Outgoing::Disconnect)) => {
                 let _ = news.send(MqttNews::Closed);
                 return;
             }
@@ -308,9 +314,21 @@ impl Session {
                 info!("connected to the broker {}", self.config.broker);
                 self.broker_up = true;
                 let filters = self.topics.subscriptions();
-                let subscriptions = filters
-                    .iter()
-                    .map(|filter| rumqttc::SubscribeFilter::new(filter.clone(), QoS::AtLeastOnce));
+                let subscriptions = filters.iter().map(|path| Filter {
+                    path: path.clone(),
+                    qos: QoS::AtLeastOnce,
+                    nolocal: true,
+                    // Retain-as-published: a retained order keeps its flag,
+                    // even live, so it is told apart and ignored...
+                    preserve_retain: true,
+                    // ...and none is replayed at subscription (Home
+                    // Assistant's status, not an order, may be).
+                    retain_forward_rule: if path.ends_with("/set") {
+                        RetainForwardRule::Never
+                    } else {
+                        RetainForwardRule::OnEverySubscribe
+                    },
+                });
                 // A clean session forgets subscriptions: made again at each connection.
                 if let Err(error) = self.client.try_subscribe_many(subscriptions) {
                     warn!("could not subscribe to {}: {error}", filters.join(", "));
@@ -386,7 +404,10 @@ impl Session {
     }
 
     fn on_message(&mut self, message: &Publish) {
-        let topic = message.topic.as_str();
+        let Ok(topic) = std::str::from_utf8(&message.topic) else {
+            debug!("ignored a message whose topic is not UTF-8");
+            return;
+        };
         if self.topics.home_assistant_status().as_deref() == Some(topic) {
             if message.payload.as_ref() == b"online" {
                 info!("Home Assistant is online: publishing discovery again");
@@ -398,6 +419,10 @@ impl Session {
             debug!("ignored a message on {topic}");
             return;
         };
+        if message.retain && message.payload.is_empty() {
+            debug!("{topic}: a retained order was cleared");
+            return;
+        }
         if message.retain {
             warn!(
                 "ignored a retained order on {topic}: a retained order would be carried out again \

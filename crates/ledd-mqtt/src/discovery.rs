@@ -9,11 +9,12 @@ use crate::topics::Topics;
 /// Where the machine id is (systemd's, else D-Bus's older copy).
 const MACHINE_ID_FILES: [&str; 2] = ["/etc/machine-id", "/var/lib/dbus/machine-id"];
 
-/// An id for this machine that is stable across reboots and renames but
-/// does not publish the machine id itself (machine-id(5) asks not to): an
-/// HMAC-SHA256 of "ledd-mqtt" keyed with the machine id, as systemd's
-/// `sd_id128_get_machine_app_specific()` does for applications. Without a
-/// machine id, the node name stands in (stable as long as it is).
+/// An id for this node that is stable across reboots but does not publish
+/// the machine id itself (machine-id(5) asks not to): an HMAC-SHA256 of
+/// "ledd-mqtt/NODE" keyed with the machine id, as systemd's
+/// `sd_id128_get_machine_app_specific()` does for applications. The node
+/// name is in it so that two bridges on one machine (a test fleet) are two
+/// devices. Without a machine id, the node name alone makes it.
 pub fn device_id(node: &str) -> String {
     let machine_id = MACHINE_ID_FILES
         .iter()
@@ -21,20 +22,20 @@ pub fn device_id(node: &str) -> String {
         .map(|text| text.trim().to_string())
         .filter(|id| !id.is_empty());
     match machine_id {
-        Some(id) => app_specific_id(&id),
+        Some(id) => app_specific_id(&id, node),
         None => {
             log::warn!(
                 "no machine id in {}: Home Assistant's ids are made from the node name '{node}' instead",
                 MACHINE_ID_FILES.join(" or ")
             );
-            app_specific_id(node)
+            app_specific_id(node, node)
         }
     }
 }
 
-fn app_specific_id(secret: &str) -> String {
+fn app_specific_id(secret: &str, node: &str) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-    let tag = ring::hmac::sign(&key, b"ledd-mqtt");
+    let tag = ring::hmac::sign(&key, format!("ledd-mqtt/{node}").as_bytes());
     tag.as_ref()[..16]
         .iter()
         .map(|byte| format!("{byte:02x}"))
@@ -99,10 +100,15 @@ mod tests {
     }
 
     #[test]
-    fn ids_are_stable_and_do_not_show_the_machine_id() {
-        let id = app_specific_id("0123456789abcdef0123456789abcdef");
-        assert_eq!(id, app_specific_id("0123456789abcdef0123456789abcdef"));
-        assert_ne!(id, app_specific_id("0123456789abcdef0123456789abcdee"));
+    fn ids_are_stable_per_node_and_do_not_show_the_machine_id() {
+        let machine = "0123456789abcdef0123456789abcdef";
+        let id = app_specific_id(machine, "pi07");
+        assert_eq!(id, app_specific_id(machine, "pi07"));
+        assert_ne!(
+            id,
+            app_specific_id("0123456789abcdef0123456789abcdee", "pi07")
+        );
+        assert_ne!(id, app_specific_id(machine, "pi08"));
         assert_eq!(id.len(), 32);
         assert!(!id.contains("0123456789abcdef"));
         assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
