@@ -13,6 +13,7 @@ packages=(
     php-cli chromium                                               # web page
     socat procps netcat-openbsd                                    # tests' own clients and probes
     openssh-server openssh-client                                  # ssh: ledctl -H against a test sshd
+    mosquitto mosquitto-clients openssl                            # mqtt tier: ledd-mqtt against a test broker; bench: fan-out
     file                                                           # bench: is ledd stripped?
     systemd                                                        # deb: systemd-analyze security
     mmdebstrap apt-utils gpg                                       # debian13, apt: chroots, apt repository
@@ -31,8 +32,8 @@ if [ ${#missing[@]} -gt 0 ]; then
         extra=(--allow-downgrades "qemu-utils/$(. /etc/os-release && echo "$VERSION_CODENAME")")
     fi
     # No service starts on install (policy-rc.d, as in Debian's chroots):
-    # openssh-server would start sshd on every address; the ssh tier starts
-    # its own, on 127.0.0.1 only.
+    # openssh-server would start sshd on every address, mosquitto a broker on
+    # port 1883; the ssh and mqtt tiers start their own, on 127.0.0.1 only.
     policy=
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         policy=/usr/sbin/policy-rc.d
