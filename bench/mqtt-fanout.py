@@ -67,10 +67,23 @@ def proc_status(pid, key):
 
 
 def cpu_seconds(pid):
-    """utime + stime of PID (all its threads), in seconds."""
+    """utime + stime of PID (all its threads), in seconds (clock ticks)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def run_ns(pid):
+    """CPU time of PID's threads in ns (schedstat): finer than ticks, for
+    processes that each run well under a tick."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass
+    return total
 
 
 def pct(values, p):
@@ -436,12 +449,16 @@ def main():
                             + open(os.path.join(workdir, missing[0], "bridge.log")).read()[-500:])
         time.sleep(1)  # the start's state and discovery publishes settle
         broker_cpu0 = cpu_seconds(fleet.broker.pid)
-        bridge_cpu0 = sum(cpu_seconds(b.pid) for b in fleet.bridges)
+        broker_ns0 = run_ns(fleet.broker.pid)
+        bridge_ns0 = sum(run_ns(b.pid) for b in fleet.bridges)
+        ledd_ns0 = sum(run_ns(p.pid) for p in fleet.ledds)
         t_rounds = time.monotonic()
         results = run_rounds(fleet, args.rounds, args.timeout)
         rounds_secs = time.monotonic() - t_rounds
         broker_cpu = cpu_seconds(fleet.broker.pid)
-        bridge_cpu = sum(cpu_seconds(b.pid) for b in fleet.bridges) - bridge_cpu0
+        broker_ns = run_ns(fleet.broker.pid) - broker_ns0
+        bridge_ns = sum(run_ns(b.pid) for b in fleet.bridges) - bridge_ns0
+        ledd_ns = sum(run_ns(p.pid) for p in fleet.ledds) - ledd_ns0
         bridge_rss = [proc_status(b.pid, "VmRSS") for b in fleet.bridges]
         bridge_hwm = [proc_status(b.pid, "VmHWM") for b in fleet.bridges]
         ledd_rss = [proc_status(p.pid, "VmRSS") for p in fleet.ledds]
@@ -465,7 +482,7 @@ def main():
     rss_ok = [x for x in bridge_rss if x]
     ms = lambda s: f"{s * 1000:.0f} ms" if s != float("inf") else "never"
     checks = [
-        (f"all {n} nodes online", True, f"{up:.1f} s after the first bridge started ({spawned:.1f} s to spawn them)"),
+        (f"all {n} nodes online", True, f"{up * 1000:.0f} ms after the first bridge started ({spawned * 1000:.0f} ms to spawn them)"),
         (f"every node changed in every round ({args.rounds} rounds)", missing == 0,
          f"{missing} node-rounds unchanged after {args.timeout:g} s"),
         (f"median time for all {n} nodes within {args.budget_ms:g} ms", median_all * 1000 <= args.budget_ms,
@@ -480,12 +497,15 @@ def main():
          " / ".join(f"{pct(per_node, p) * 1000:.1f} ms" for p in (0, 50, 90, 99, 100)) if per_node else "none"),
         ("bridge RSS (VmRSS) mean / max", f"{statistics.mean(rss_ok) / 1024:.2f} / {max(rss_ok) / 1024:.2f} MiB"),
         ("bridge peak RSS (VmHWM) max", f"{max(x for x in bridge_hwm if x) / 1024:.2f} MiB"),
-        ("bridges' CPU over the rounds, all / per node per order",
-         f"{bridge_cpu:.2f} s / {bridge_cpu / n / args.rounds * 1000:.2f} ms"),
+        ("CPU over the rounds (schedstat), all bridges / per bridge per order",
+         f"{bridge_ns / 1e6:.0f} ms / {bridge_ns / n / args.rounds / 1e3:.0f} µs"),
+        ("CPU over the rounds (schedstat), all ledds / per ledd per order",
+         f"{ledd_ns / 1e6:.0f} ms / {ledd_ns / n / args.rounds / 1e3:.0f} µs"),
         ("ledd RSS (VmRSS) mean / max",
          f"{statistics.mean(x for x in ledd_rss if x) / 1024:.2f} / {max(x for x in ledd_rss if x) / 1024:.2f} MiB"),
-        ("broker CPU (utime+stime) since start / over the rounds",
-         f"{broker_cpu:.2f} s / {broker_cpu - broker_cpu0:.2f} s ({rounds_secs:.1f} s of rounds)"),
+        ("broker CPU (utime+stime) since its start / over the rounds",
+         f"{broker_cpu:.2f} s / {broker_cpu - broker_cpu0:.2f} s ({rounds_secs:.1f} s of rounds; "
+         f"schedstat: {broker_ns / 1e6:.0f} ms, {broker_ns / args.rounds / 1e3:.0f} µs per order)"),
         ("broker RSS (VmRSS)", f"{broker_rss / 1024:.1f} MiB" if broker_rss else "?"),
         ("RLIMIT_NOFILE", f"{nofile}"),
     ]

@@ -354,10 +354,10 @@ if wait_tree n1 "timer 250" && [ "$(tree n2)" = "none 0" ] && [ "$(tree n3)" = "
 else
 	fail "one node: blink 2 on n1: $(trees)"
 fi
-if wait_seen '^ledd/n1/status/result ok led=status mode=blink freq=2'; then
+if wait_seen '^ledd/n1/status/result ok led=status .*mode=blink freq=2 '; then
 	pass "one node: ok on ledd/n1/status/result ($SEEN)"
 else
-	fail "one node: no 'ok led=status mode=blink freq=2' on the result topic; seen: $(seen_since | tail -n 5)"
+	fail "one node: no 'ok led=status … mode=blink freq=2' on the result topic; seen: $(seen_since | tail -n 5 | tr '\n' '|')"
 fi
 pub -t ledd/group/lab/status/set -m 'blink 4'
 if wait_tree n1 "timer 125" && wait_tree n2 "timer 125" && [ "$(tree n3)" = "none 0" ]; then
