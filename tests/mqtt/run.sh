@@ -39,12 +39,23 @@ PIDS=()
 declare -A LEDD_PID=() BRIDGE_PID=()
 BROKER_PID=
 SPY_PID=
+# alive PID: running, not a zombie waiting to be reaped (kill -0 would say yes to that).
+alive() {
+	local state
+	state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) && [ -n "$state" ] && [ "$state" != Z ]
+}
 # shellcheck disable=SC2317 # run by the trap
 cleanup() {
-	local pid
-	for pid in "${PIDS[@]}" "${LEDD_PID[@]}" "${BRIDGE_PID[@]}" $BROKER_PID $SPY_PID; do
-		kill "$pid" 2>/dev/null || true
+	local pid _ left pids=("${PIDS[@]}" "${LEDD_PID[@]}" "${BRIDGE_PID[@]}" "$BROKER_PID" "$SPY_PID")
+	for pid in "${pids[@]}"; do [ -z "$pid" ] || kill "$pid" 2>/dev/null || true; done
+	# SIGTERM first (bridges publish offline), SIGKILL what is left after 5 s.
+	for _ in $(seq 50); do
+		left=
+		for pid in "${pids[@]}"; do [ -n "$pid" ] && alive "$pid" && left=1; done
+		[ -n "$left" ] || break
+		sleep 0.1
 	done
+	for pid in "${pids[@]}"; do [ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	if [ -n "${KEEP_TMP:-}" ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
 }
@@ -53,7 +64,7 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 TLS_PORT=$(free_port)
-while [ "$TLS_PORT" = "$PORT" ]; do TLS_PORT=$(free_port); done
+for _ in 1 2 3 4 5; do [ "$TLS_PORT" != "$PORT" ] && break; TLS_PORT=$(free_port); done
 
 # --- a CA, the broker's certificate for 127.0.0.1 / localhost, another CA -------
 ca() { # ca NAME: NAME.key, NAME.crt, a self-signed CA
@@ -128,7 +139,7 @@ start_broker() {
 	local _
 	for _ in $(seq 100); do
 		port_open "$PORT" && port_open "$TLS_PORT" && return 0
-		kill -0 "$BROKER_PID" 2>/dev/null || break
+		alive "$BROKER_PID" || break
 		sleep 0.1
 	done
 	fail "broker: not listening on $PORT and $TLS_PORT; its log:"
@@ -248,7 +259,6 @@ start_bridge() {
 	"$BRIDGE" -c "$config" 2>>"$TMP/$node/bridge.log" &
 	BRIDGE_PID[$node]=$!
 }
-alive() { kill -0 "$1" 2>/dev/null; }
 # wait_avail NODE WANT [SECS]: the retained availability of NODE is WANT.
 wait_avail() {
 	local _ end=$((SECONDS + ${3:-10}))
