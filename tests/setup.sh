@@ -43,6 +43,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${extra[@]}" "${missing[@]}" ||
         { [ -z "$policy" ] || $sudo rm -f "$policy"; exit 1; }
     [ -z "$policy" ] || $sudo rm -f "$policy"
+    # Nor at the next boot: the mqtt tier and the fan-out bench start their own
+    # brokers on free ports. (Without systemd there is no unit to disable.)
+    if [[ " ${missing[*]} " == *" mosquitto "* ]] && [ -e /lib/systemd/system/mosquitto.service ]; then
+        $sudo systemctl disable mosquitto.service 2>/dev/null ||
+            echo "setup: could not disable mosquitto.service; it would start a broker on 127.0.0.1:1883 at boot"
+    fi
 fi
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 # The fuzz tier needs nightly (fuzz/run.sh installs cargo-fuzz itself). Where
