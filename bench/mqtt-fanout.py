@@ -461,6 +461,7 @@ def main():
         ledd_ns = sum(run_ns(p.pid) for p in fleet.ledds) - ledd_ns0
         bridge_rss = [proc_status(b.pid, "VmRSS") for b in fleet.bridges]
         bridge_hwm = [proc_status(b.pid, "VmHWM") for b in fleet.bridges]
+        bridge_anon = [proc_status(b.pid, "RssAnon") for b in fleet.bridges]
         ledd_rss = [proc_status(p.pid, "VmRSS") for p in fleet.ledds]
         broker_rss = proc_status(fleet.broker.pid, "VmRSS")
         alive = sum(1 for b in fleet.bridges if b.poll() is None)
@@ -497,6 +498,8 @@ def main():
          " / ".join(f"{pct(per_node, p) * 1000:.1f} ms" for p in (0, 50, 90, 99, 100)) if per_node else "none"),
         ("bridge RSS (VmRSS) mean / max", f"{statistics.mean(rss_ok) / 1024:.2f} / {max(rss_ok) / 1024:.2f} MiB"),
         ("bridge peak RSS (VmHWM) max", f"{max(x for x in bridge_hwm if x) / 1024:.2f} MiB"),
+        ("bridge anonymous RSS (RssAnon: its own heap and stacks, what N nodes add up) mean / max",
+         f"{statistics.mean(x for x in bridge_anon if x) / 1024:.2f} / {max(x for x in bridge_anon if x) / 1024:.2f} MiB"),
         ("CPU over the rounds (schedstat), all bridges / per bridge per order",
          f"{bridge_ns / 1e6:.0f} ms / {bridge_ns / n / args.rounds / 1e3:.0f} µs"),
         ("CPU over the rounds (schedstat), all ledds / per ledd per order",
