@@ -16,7 +16,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=tests/lib/tier.sh
 . "$ROOT/tests/lib/tier.sh"
-tier_plan 48
+tier_plan 54
 
 for tool in mosquitto mosquitto_pub mosquitto_sub mosquitto_passwd openssl python3 cargo cc; do
 	command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || {
@@ -315,6 +315,30 @@ else
 	fail "check-config: an unknown key on line 3: exit $rc (wanted 1, '$TMP/bad.toml:3' and 'colour'): $out"
 fi
 
+printf 'broker = "mqtt://127.0.0.1:%s"\nnode = "all"\n' "$PORT" >"$TMP/all.toml"
+rc=0
+out=$("$BRIDGE" -c "$TMP/all.toml" --check-config 2>&1) || rc=$?
+if [ "$rc" = 1 ] && [[ $out == *"$TMP/all.toml:2"* ]]; then
+	pass "check-config: node = \"all\" refused, exit 1 ($out)"
+else
+	fail "check-config: node = \"all\": exit $rc (wanted 1 and '$TMP/all.toml:2'): $out"
+fi
+# Starting (not --check-config): a bad file and an unreadable password_file exit 1, a bad option 2.
+rc=0
+out=$(timeout 10 "$BRIDGE" -c "$TMP/bad.toml" 2>&1) || rc=$?
+if [ "$rc" = 1 ] && [[ $out == *colour* ]]; then pass "start: a bad file, exit 1"; else fail "start with a bad file: exit $rc (wanted 1): $out"; fi
+sed "s|password_file = .*|password_file = \"$TMP/none/password\"|" "$TMP/n1/mqtt.toml" >"$TMP/nopass.toml"
+rc=0
+out=$(timeout 10 "$BRIDGE" -c "$TMP/nopass.toml" 2>&1) || rc=$?
+if [ "$rc" = 1 ] && [[ $out == *"$TMP/none/password"* ]]; then
+	pass "start: an unreadable password_file, exit 1 naming it"
+else
+	fail "start with an unreadable password_file: exit $rc (wanted 1 and its path): $out"
+fi
+rc=0
+out=$(timeout 10 "$BRIDGE" --no-such-option 2>&1) || rc=$?
+if [ "$rc" = 2 ]; then pass "usage: an unknown option, exit 2"; else fail "usage: an unknown option: exit $rc (wanted 2): $out"; fi
+
 # --- three nodes, each a ledd and a bridge ------------------------------------------------
 for node in "${NODES[@]}"; do
 	start_ledd "$node"
@@ -406,6 +430,21 @@ order "Home Assistant" '{"state":"ON"}' off "none 1"
 order "Home Assistant" '{"state":"OFF"}' 'blink 3' "none 0"
 order "Home Assistant" '{"state":"ON","effect":"heartbeat"}' off heartbeat
 order "Home Assistant" '{"state":"ON","brightness":100}' off "none 100" PWR ledd/n1/power/set
+sleep 0.3
+state=$(retained ledd/n1/power/state)
+if [[ $state == *'"color_mode":"brightness"'* ]] && [[ $state == *'"brightness":100,'* ]] && [[ $state == *'"state":"ON"'* ]]; then
+	pass "state: power (0..255) at 100: color_mode brightness, brightness 100"
+else
+	fail "state of power at 100: $state"
+fi
+before="$(tree n1), $(tree n1 PWR)"
+mark
+pub -t ledd/n1/status/set -m status
+if wait_seen '^ledd/n1/status/result ok led=status ' && [ "$(tree n1), $(tree n1 PWR)" = "$before" ]; then
+	pass "a read-only order: 'status' answered ok on result, nothing changed"
+else
+	fail "'status': result '$SEEN', tree $(tree n1), $(tree n1 PWR) (was $before)"
+fi
 
 # --- a local ledctl order shows up on state, at once ----------------------------------
 ledctl n1 off >/dev/null
