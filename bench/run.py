@@ -20,7 +20,8 @@ the budgets. ledd's round trips are also measured against the floor
 (bench/floor.c, a bare epoll server built with gcc -O2) in the same run, with
 the system calls per order of both (strace -c for the names, perf stat for
 the counts). Then bench/sdcard.py measures the state file's writes on a real
-ext4 file system (root only; SKIPPED otherwise). Exits 1 if a budget is violated (each one printed as PASS/FAIL),
+ext4 file system (root only; SKIPPED otherwise), and bench/mqtt-fanout.py
+the MQTT bridge's fan-out to 100 nodes (one budget). Exits 1 if a budget is violated (each one printed as PASS/FAIL),
 2 if the benchmark itself could not run. The last line is "N passed, N failed".
 """
 import argparse
@@ -739,6 +740,40 @@ def floor_section(bins, ledd, floors, quick, cpu):
 
 # ---------------------------------------------------------------- report
 
+FANOUT_NODES = 100
+FANOUT_BUDGET_MS = 1000            # one publish on ledd/all to all 100 trees changed, median
+
+
+def mqtt_fanout():
+    """bench/mqtt-fanout.py at 100 nodes (its own report: target/bench/MQTT-FANOUT.md):
+    (report lines, one check)."""
+    name = (f"ledd-mqtt fan-out: one publish on ledd/all/status/set changes all {FANOUT_NODES} nodes' "
+            f"LEDs (ledd + ledd-mqtt each, one mosquitto), median < {FANOUT_BUDGET_MS / 1000:g} s")
+    cmd = [sys.executable, os.path.join(ROOT, "bench", "mqtt-fanout.py"), "--no-build",
+           "--nodes", str(FANOUT_NODES), "--budget-ms", str(FANOUT_BUDGET_MS)]
+    log(f"MQTT fan-out: {FANOUT_NODES} nodes (bench/mqtt-fanout.py)")
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        return ["The fan-out did not finish in 600 s."], (name, False, "timed out after 600 s")
+    for line in proc.stdout.splitlines():
+        log(f"  {line}")
+    for line in proc.stderr.splitlines()[-10:]:
+        log(f"  {line}")
+    figures = [line.strip() for line in proc.stdout.splitlines() if line.startswith("  ")]
+    verdicts = [line for line in proc.stdout.splitlines() if line.startswith(("PASS: ", "FAIL: "))]
+    median = next((line.split(" (", 1)[-1].rstrip(")") for line in verdicts if "median time" in line), None)
+    if proc.returncode == 0:
+        detail = median or "passed"
+    else:
+        errors = [line for line in proc.stderr.splitlines() if "ERROR" in line]
+        detail = "; ".join([line[6:] for line in verdicts if line.startswith("FAIL: ")] + errors[-1:]) \
+            or f"exit status {proc.returncode}"
+    lines = ["`python3 bench/mqtt-fanout.py` (alone: the same at any `--nodes N`; report "
+             "`target/bench/MQTT-FANOUT.md`):", ""] + [f"- {f}" for f in figures] + [""]
+    return lines, (name, proc.returncode == 0, detail)
+
+
 def machine():
     cpu = "unknown"
     with open("/proc/cpuinfo") as f:
@@ -1036,6 +1071,9 @@ def main():
     except (RuntimeError, OSError) as error:
         die(f"sdcard: {error}")
 
+    # The MQTT bridge's fan-out: 100 nodes, one publish on ledd/all (bench/mqtt-fanout.py).
+    fanout_lines, fanout_check = mqtt_fanout()
+
     # ------------------------------------------------------------ table
     rows.append(("Order round trip, one persistent connection, median (`blink power 2`/`3`)",
                  pers["median_us"], None, "µs"))
@@ -1108,6 +1146,7 @@ def main():
                    if FAILURES else "all replies ok"))
     checks += sd_checks
     checks += floor_checks
+    checks.append(fanout_check)
     # ok is None for a budget that could not be measured here: SKIPPED, never PASS.
     passed = sum(1 for _, ok, _ in checks if ok is True)
     failed = sum(1 for _, ok, _ in checks if ok is False)
@@ -1155,6 +1194,7 @@ def main():
         lines += [f"- `loadgen {what}`: {n} failed; {first}" for what, n, first in FAILURES]
     lines += [""] + floor_lines
     lines += ["", "## SD card: the state file on ext4", ""] + sd_lines
+    lines += ["", "## ledd-mqtt: fan-out to 100 nodes", ""] + fanout_lines
     lines += ["",
               "## Budgets", "", "| Budget | Result | Measured |", "|---|---|---|"]
     for name, ok, detail in checks:

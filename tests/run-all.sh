@@ -3,7 +3,7 @@
 # formatting and lints, unit, property and integration tests, a 30 s soak,
 # 60 s of fuzzing per parser, then the tiers that need a real kernel (qemu),
 # the Debian package, the package on a booted Debian system (qemu), the
-# emulated Raspberry Pi and the web page, and the
+# emulated Raspberry Pi, the web page, ssh and the MQTT bridge, and the
 # benchmark's budgets in quick mode. Installs what it needs (run as root on
 # Debian 12, or with sudo), caches downloads under target/.
 #
@@ -104,6 +104,9 @@ tier system yes env "${system_env[@]}" tests/system/run.sh
 tier pi yes tests/pi/run.sh
 tier web yes tests/web/run.sh
 tier ssh yes tests/ssh/run.sh
+# ledd-mqtt against Debian's mosquitto on 127.0.0.1 (password file, ACL, TLS
+# with a CA of its own): three nodes, each a real ledd with its bridge.
+tier mqtt yes tests/mqtt/run.sh
 tier bench yes python3 bench/run.py --quick
 
 echo

@@ -13,6 +13,7 @@ packages=(
     php-cli chromium                                               # web page
     socat procps netcat-openbsd                                    # tests' own clients and probes
     openssh-server openssh-client                                  # ssh: ledctl -H against a test sshd
+    mosquitto mosquitto-clients openssl                            # mqtt tier: ledd-mqtt against a test broker; bench: fan-out
     file                                                           # bench: is ledd stripped?
     systemd                                                        # deb: systemd-analyze security
     mmdebstrap apt-utils gpg                                       # debian13, apt: chroots, apt repository
@@ -31,8 +32,8 @@ if [ ${#missing[@]} -gt 0 ]; then
         extra=(--allow-downgrades "qemu-utils/$(. /etc/os-release && echo "$VERSION_CODENAME")")
     fi
     # No service starts on install (policy-rc.d, as in Debian's chroots):
-    # openssh-server would start sshd on every address; the ssh tier starts
-    # its own, on 127.0.0.1 only.
+    # openssh-server would start sshd on every address, mosquitto a broker on
+    # port 1883; the ssh and mqtt tiers start their own, on 127.0.0.1 only.
     policy=
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         policy=/usr/sbin/policy-rc.d
@@ -42,6 +43,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${extra[@]}" "${missing[@]}" ||
         { [ -z "$policy" ] || $sudo rm -f "$policy"; exit 1; }
     [ -z "$policy" ] || $sudo rm -f "$policy"
+    # Nor at the next boot: the mqtt tier and the fan-out bench start their own
+    # brokers on free ports. (Without systemd there is no unit to disable.)
+    if [[ " ${missing[*]} " == *" mosquitto "* ]] && [ -e /lib/systemd/system/mosquitto.service ]; then
+        $sudo systemctl disable mosquitto.service 2>/dev/null ||
+            echo "setup: could not disable mosquitto.service; it would start a broker on 127.0.0.1:1883 at boot"
+    fi
 fi
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 # The fuzz tier needs nightly (fuzz/run.sh installs cargo-fuzz itself). Where
