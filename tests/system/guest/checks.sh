@@ -192,12 +192,12 @@ mqtt_checks() {
 	rm -f "$result"
 
 	# A local order shows on the retained state at once.
-	lc pupil blink num 3
+	lc pupil blink num 5
 	s=$RC
 	local state=
-	check_state() { state=$(mq_sub 2 "ledd/$mq_node/num/state"); case $state in *'"freq":3,'*) ;; *) return 1 ;; esac; }
+	check_state() { state=$(mq_sub 2 "ledd/$mq_node/num/state"); case $state in *'"freq":5,'*) ;; *) return 1 ;; esac; }
 	wait_until 5 check_state || s=1
-	verdict b1-mqtt-state $s "ledctl blink num 3 as pupil: exit $RC; retained ledd/$mq_node/num/state: $state"
+	verdict b1-mqtt-state $s "ledctl blink num 5 as pupil: exit $RC; retained ledd/$mq_node/num/state: $state"
 
 	run systemd-analyze security --no-pager ledd-mqtt.service
 	local score
