@@ -2,7 +2,7 @@
 //! is the journal (systemd sets `JOURNAL_STREAM` to the device and inode of
 //! the stream it connected, and fd 2 still is that stream), each line starts
 //! with the `<N>` priority journald reads; on a terminal or a file, lines
-//! read `ledd: level: message`.
+//! read `PROGRAM: level: message` (ledd and ledd-mqtt share this logger).
 
 use std::io::Write;
 use std::str::FromStr;
@@ -23,14 +23,16 @@ pub fn parse_level(text: &str) -> Option<LevelFilter> {
 }
 
 struct Logger {
+    program: &'static str,
     journal: bool,
 }
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
 
-/// Installs the logger (once; later calls only change the level).
-pub fn init(level: LevelFilter) {
+/// Installs the logger for `program` (once; later calls only change the level).
+pub fn init(program: &'static str, level: LevelFilter) {
     let logger = LOGGER.get_or_init(|| Logger {
+        program,
         journal: stderr_is_journal(std::env::var("JOURNAL_STREAM").ok().as_deref()),
     });
     let _ = ::log::set_logger(logger);
@@ -57,8 +59,13 @@ fn stderr_is_journal(journal_stream: Option<&str>) -> bool {
         .is_ok_and(|stat| stat.st_dev == device && stat.st_ino == inode)
 }
 
-/// One record as a line: `<N>message` for the journal, `ledd: level: message` otherwise.
-fn format_line(journal: bool, level: Level, message: &std::fmt::Arguments<'_>) -> String {
+/// One record as a line: `<N>message` for the journal, `PROGRAM: level: message` otherwise.
+fn format_line(
+    program: &str,
+    journal: bool,
+    level: Level,
+    message: &std::fmt::Arguments<'_>,
+) -> String {
     let (priority, word) = match level {
         Level::Error => (3, "error"),
         Level::Warn => (4, "warning"),
@@ -68,20 +75,23 @@ fn format_line(journal: bool, level: Level, message: &std::fmt::Arguments<'_>) -
     if journal {
         format!("<{priority}>{message}\n")
     } else {
-        format!("ledd: {word}: {message}\n")
+        format!("{program}: {word}: {message}\n")
     }
 }
 
 impl Log for Logger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.level() <= ::log::max_level()
+        // Libraries (rumqttc, rustls) speak up only for warnings and errors:
+        // their debug lines describe packets, not what the program does.
+        let ours = metadata.target().starts_with("ledd");
+        metadata.level() <= ::log::max_level() && (ours || metadata.level() <= Level::Warn)
     }
 
     fn log(&self, record: &Record<'_>) {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let line = format_line(self.journal, record.level(), record.args());
+        let line = format_line(self.program, self.journal, record.level(), record.args());
         // A log line that cannot be written is not worth stopping for.
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
@@ -104,11 +114,15 @@ mod tests {
 
     #[test]
     fn lines_carry_a_priority_for_the_journal_and_a_word_otherwise() {
-        let line = |journal, level| format_line(journal, level, &format_args!("hi"));
+        let line = |journal, level| format_line("ledd", journal, level, &format_args!("hi"));
         assert_eq!(line(true, Level::Warn), "<4>hi\n");
         assert_eq!(line(true, Level::Debug), "<7>hi\n");
         assert_eq!(line(false, Level::Error), "ledd: error: hi\n");
         assert_eq!(line(false, Level::Info), "ledd: info: hi\n");
+        assert_eq!(
+            format_line("ledd-mqtt", false, Level::Warn, &format_args!("hi")),
+            "ledd-mqtt: warning: hi\n"
+        );
     }
 
     #[test]

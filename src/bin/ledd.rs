@@ -83,7 +83,7 @@ fn check_config(path: &std::path::Path, config: &Config) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.log_level.unwrap_or(LevelFilter::Info));
+    logging::init("ledd", cli.log_level.unwrap_or(LevelFilter::Info));
     let config = match Config::load(&cli.config) {
         Ok(config) => config,
         Err(problem) => {
