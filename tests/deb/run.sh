@@ -412,11 +412,16 @@ bridge_check() {
 		return
 	fi
 	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	printf '%s\n' "listener $port 127.0.0.1" 'allow_anonymous true' 'persistence false' >"$rt/mosquitto.conf"
-	chmod 0644 "$rt/mosquitto.conf"
-	setpriv --reuid=nobody --regid=nogroup --clear-groups mosquitto -c "$rt/mosquitto.conf" >"$rt/mosquitto.log" 2>&1 &
+	# Outside $rt (0750 ledd:leds), which user nobody cannot enter.
+	printf '%s\n' "listener $port 127.0.0.1" 'allow_anonymous true' 'persistence false' >"$WORK/mosquitto.conf"
+	chmod 0644 "$WORK/mosquitto.conf"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
 	broker_pid=$!
 	for _ in $(seq 50); do mosquitto_pub -p "$port" -t ledd-test/ping -n 2>/dev/null && break; sleep 0.1; done
+	if ! mosquitto_pub -p "$port" -t ledd-test/ping -n 2>/dev/null; then
+		fail "bridge: mosquitto did not listen on 127.0.0.1:$port within 5 s"
+		sed 's/^/     mosquitto: /' "$WORK/mosquitto.log" | tail -n 10
+	fi
 	printf '%s\n' "broker = \"mqtt://127.0.0.1:$port\"" 'node = "debtest"' "socket = \"$rt/ledd.sock\"" \
 		>"$rt/mqtt.toml"
 	chmod 0644 "$rt/mqtt.toml"
@@ -431,12 +436,12 @@ bridge_check() {
 	sub -t ledd/debtest/status/result >"$rt/result" &
 	local sub_pid=$!
 	sleep 1
-	mosquitto_pub -p "$port" -q 1 -t ledd/debtest/status/set -m 'blink 3' || true
+	mosquitto_pub -p "$port" -q 1 -t ledd/debtest/status/set -m 'blink 5' || true
 	wait "$sub_pid" || true
-	check_quiet "bridge: 'blink 3' on ledd/debtest/status/set gets 'ok ...' on result (got '$(head -c 200 "$rt/result")')" \
+	check_quiet "bridge: 'blink 5' on ledd/debtest/status/set gets 'ok ...' on result (got '$(head -c 200 "$rt/result")')" \
 		grep -q '^ok ' "$rt/result"
-	check_quiet "bridge: ledd shows the order (ledctl status: freq=3)" sh -c \
-		"setpriv --reuid=ledd --regid=leds --init-groups ledctl --socket '$rt/ledd.sock' status | grep -q 'freq=3'"
+	check_quiet "bridge: ledd shows the order (ledctl status: blinking at 5 Hz)" sh -c \
+		"setpriv --reuid=ledd --regid=leds --init-groups ledctl --socket '$rt/ledd.sock' status | grep -q 'blinking at 5 Hz'"
 	rc=0
 	kill -TERM "$bridge_pid" 2>/dev/null || true
 	wait "$bridge_pid" || rc=$?
