@@ -230,6 +230,8 @@ done <<EOF
 -rw-r--r-- usr/share/man/man5/ledd-mqtt.toml.5.gz
 -rw-r--r-- usr/share/doc/ledd-mqtt/copyright
 EOF
+mhas_readme() { mhas -rw-r--r-- usr/share/doc/ledd-mqtt/README.Debian || mhas -rw-r--r-- usr/share/doc/ledd-mqtt/README.Debian.gz; }
+check_quiet "ledd-mqtt ships usr/share/doc/ledd-mqtt/README.Debian[.gz]" mhas_readme
 # No file in both packages (dpkg would refuse the second), and the bridge's
 # files are in its own package only.
 overlap=$(comm -12 <(printf '%s\n' "$contents" | awk '$1 !~ /^d/ {print $NF}' | sort) \
