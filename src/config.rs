@@ -235,20 +235,7 @@ fn is_valid_account_name(name: &str) -> bool {
 impl Config {
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
-            file: path.to_path_buf(),
-            line: None,
-            key: None,
-            message: format!(
-                "cannot read the configuration: {error}{}",
-                if error.kind() == std::io::ErrorKind::NotFound {
-                    " (create it, or name another file with --config)"
-                } else {
-                    ""
-                }
-            ),
-        })?;
-        Config::parse(&text, path)
+        Config::parse(&read_text(path)?, path)
     }
 
     /// Validates configuration text; `path` is only used in messages.
@@ -536,6 +523,24 @@ fn within(
             format!("{} is out of range ({min} to {max})", value.get_ref()),
         )),
     }
+}
+
+/// A configuration file's text, or an error that says how to fix a missing
+/// one (ledd.toml and ledd-mqtt's mqtt.toml alike).
+pub fn read_text(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|error| ConfigError {
+        file: path.to_path_buf(),
+        line: None,
+        key: None,
+        message: format!(
+            "cannot read the configuration: {error}{}",
+            if error.kind() == std::io::ErrorKind::NotFound {
+                " (create it, or name another file with --config)"
+            } else {
+                ""
+            }
+        ),
+    })
 }
 
 /// The 1-based line of byte `offset` in `text` (for messages).

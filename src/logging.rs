@@ -22,6 +22,11 @@ pub fn parse_level(text: &str) -> Option<LevelFilter> {
         .flatten()
 }
 
+/// clap's parser for `--log-level` (ledd's and ledd-mqtt's).
+pub fn parse_level_arg(text: &str) -> Result<LevelFilter, String> {
+    parse_level(text).ok_or_else(|| format!("use one of {}", LEVELS.join(", ")))
+}
+
 struct Logger {
     program: &'static str,
     journal: bool,

@@ -41,12 +41,8 @@ struct Cli {
     show: bool,
     /// Least severe messages to log: error, warn, info or debug (debug logs
     /// every order, queries too); overrides the configuration's log_level
-    #[arg(long, value_name = "LEVEL", value_parser = parse_log_level)]
+    #[arg(long, value_name = "LEVEL", value_parser = logging::parse_level_arg)]
     log_level: Option<LevelFilter>,
-}
-
-fn parse_log_level(text: &str) -> Result<LevelFilter, String> {
-    logging::parse_level(text).ok_or_else(|| format!("use one of {}", logging::LEVELS.join(", ")))
 }
 
 /// What `--check-config` adds to parsing: names the system must know.

@@ -22,8 +22,11 @@ set -euo pipefail
 suite=bookworm
 mirror=http://deb.debian.org/debian
 # passwd: useradd/usermod (the test adds its user to group leds after the
-# install, as an admin would); procps: ps for the checks' diagnostics.
+# install, as an admin would); procps: ps for the checks' diagnostics;
+# mosquitto and its clients: the classroom's broker, for ledd-mqtt (its
+# default listener is on loopback only, and the guest has no network).
 packages=systemd-sysv,udev,kmod,dbus,linux-image-amd64,initramfs-tools,zstd,passwd,procps
+packages+=,mosquitto,mosquitto-clients
 
 self=$(readlink -f "${BASH_SOURCE[0]}")
 

@@ -51,9 +51,11 @@ plan_boot1=(b1-system-up b1-keyboard-leds b1-no-timer-before-install b1-apt-inst
 	b1-socket-active b1-service-active b1-socket-mode b1-led-files-group b1-pupil-in-leds
 	b1-config-restart b1-first-blink b1-delay-files-group b1-outsider-exit-4 b1-reload
 	b1-restart-keeps-blink b1-sigkill-restarts b1-socket-activation b1-watchdog b1-security
-	b1-last-order b1-downgrade b1-upgrade b1-journal-no-errors b1-order-before-poweroff boot1-done)
+	b1-last-order b1-downgrade b1-upgrade
+	b1-mqtt-install b1-mqtt-start b1-mqtt-order b1-mqtt-state b1-mqtt-security b1-mqtt-journal
+	b1-journal-no-errors b1-order-before-poweroff boot1-done)
 plan_boot2=(b2-system-up b2-service-active b2-restored-rate b2-restored-last-second b2-status b2-journal-clean
-	b2-purge b2-purge-nothing-left b2-purge-units-gone boot2-done)
+	b2-mqtt-after-boot b2-purge b2-purge-nothing-left b2-purge-units-gone boot2-done)
 plan=("${plan_host[@]}" "${plan_boot1[@]}" "${plan_boot2[@]}")
 
 # finish (tests/lib/tier.sh): every planned check that was not reported is a failure.
@@ -176,6 +178,13 @@ fi
 # ./ledd_VERSION_ARCH.deb as a user would.
 debname=ledd_$(dpkg-deb -f "$deb" Version | sed 's/^[0-9]*://')_$(dpkg-deb -f "$deb" Architecture).deb
 cp "$deb" "$work/disk/$debname"
+# The MQTT bridge's package, built beside ledd's (LEDD_DEB: from its directory).
+mqttdeb=$(find "$(dirname "$deb")" -maxdepth 1 -name "ledd-mqtt_${debname#ledd_}" | head -n1)
+if [ -n "$mqttdeb" ]; then
+	cp "$mqttdeb" "$work/disk/"
+else
+	note "no ledd-mqtt_${debname#ledd_} beside $deb: the b1-mqtt checks will fail"
+fi
 # The previous release, for the downgrade and upgrade checks (built once from
 # its git commit, cached with the apt tier's: tests/lib/build-deb.sh).
 mkdir -p "$work/disk/previous"

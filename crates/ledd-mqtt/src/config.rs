@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ledd::config::{ConfigError, line_of};
+use ledd::config::{ConfigError, line_of, read_text};
 use ledd::logging::{self, LevelFilter};
 use ledd_protocol::quote;
 use serde::Deserialize;
@@ -157,20 +157,7 @@ pub fn hostname() -> String {
 impl Config {
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
-            file: path.to_path_buf(),
-            line: None,
-            key: None,
-            message: format!(
-                "cannot read the configuration: {error}{}",
-                if error.kind() == std::io::ErrorKind::NotFound {
-                    " (create it, or name another file with --config)"
-                } else {
-                    ""
-                }
-            ),
-        })?;
-        Config::parse(&text, path, &hostname())
+        Config::parse(&read_text(path)?, path, &hostname())
     }
 
     /// Validates configuration text; `path` is only used in messages,

@@ -33,12 +33,8 @@ struct Cli {
     check_config: bool,
     /// Least severe messages to log: error, warn, info or debug (debug logs
     /// every order and every change ledd reports); overrides log_level
-    #[arg(long, value_name = "LEVEL", value_parser = parse_log_level)]
+    #[arg(long, value_name = "LEVEL", value_parser = logging::parse_level_arg)]
     log_level: Option<LevelFilter>,
-}
-
-fn parse_log_level(text: &str) -> Result<LevelFilter, String> {
-    logging::parse_level(text).ok_or_else(|| format!("use one of {}", logging::LEVELS.join(", ")))
 }
 
 fn describe(config: &Config) -> String {

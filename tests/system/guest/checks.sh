@@ -141,6 +141,79 @@ finish() {
 	say "LEDD-DONE $phase"
 }
 
+# The MQTT bridge (issue 14), as the README tells a classroom to set it up:
+# the package, one broker line, enable --now; then orders through the
+# broker (Debian's mosquitto in the image, on loopback) reach the kernel,
+# and a local ledctl order shows up on the retained state topic. Runs after
+# the downgrade and upgrade checks: ledd-mqtt depends on ledd's exact
+# version, so installing it earlier would tie the two releases together.
+mq_node=$(hostname)
+mq_sub() { mosquitto_sub -h 127.0.0.1 -C 1 -W "$1" -t "$2" 2>&1; }
+mqtt_active() { [ "$(prop ledd-mqtt.service ActiveState)" = active ]; }
+mqtt_online() { [ "$(mq_sub 2 "ledd/$mq_node/availability")" = online ]; }
+mqtt_checks() {
+	local deb s
+	cp "$CI"/ledd-mqtt_*.deb /root/
+	deb=$(cd /root && ls ledd-mqtt_*.deb)
+	run env -C /root DEBIAN_FRONTEND=noninteractive apt install -y "./$deb"
+	s=$RC
+	[ $RC = 0 ] || info "apt: $OUT"
+	id -nG ledd-mqtt 2>/dev/null | tr ' ' '\n' | grep -qx leds || s=1
+	local enabled active
+	enabled=$(systemctl is-enabled ledd-mqtt.service 2>&1 || :)
+	active=$(prop ledd-mqtt.service ActiveState)
+	[ "$enabled" = disabled ] && [ "$active" = inactive ] || s=1
+	verdict b1-mqtt-install $s "apt install -y ./$deb: exit $RC; user ledd-mqtt in: $(id -nG ledd-mqtt 2>&1); ledd-mqtt.service $enabled, $active (want disabled, inactive: it needs a broker first)"
+
+	# The README's one line, then the check and the start.
+	echo 'broker = "mqtt://127.0.0.1"' >>/etc/ledd/mqtt.toml
+	run ledd-mqtt --check-config
+	s=$RC
+	local check=$OUT
+	run systemctl enable --now ledd-mqtt.service
+	[ $RC = 0 ] || s=1
+	wait_until 20 mqtt_active || s=1
+	wait_until 20 mqtt_online || s=1
+	verdict b1-mqtt-start $s "ledd-mqtt --check-config: $check; systemctl enable --now: exit $RC; $(prop ledd-mqtt.service ActiveState), availability $(mq_sub 2 "ledd/$mq_node/availability")"
+
+	# An order through the broker: the kernel blinks num at 4 Hz, and the
+	# reply comes back on result.
+	local result
+	result=$(mktemp)
+	mosquitto_sub -h 127.0.0.1 -C 1 -W 15 -t "ledd/$mq_node/num/result" >"$result" 2>&1 &
+	local sub=$!
+	sleep 1
+	run mosquitto_pub -h 127.0.0.1 -q 1 -t "ledd/$mq_node/num/set" -m 'blink 4'
+	s=$RC
+	wait "$sub" || s=1
+	grep -q '^ok led=num .*mode=blink freq=4' "$result" || s=1
+	rate_ok "$NUM" 4 || s=1
+	verdict b1-mqtt-order $s "mosquitto_pub ledd/$mq_node/num/set 'blink 4': result '$(oneline <"$result")'; $DETAIL"
+	rm -f "$result"
+
+	# A local order shows on the retained state at once.
+	lc pupil blink num 3
+	s=$RC
+	local state=
+	check_state() { state=$(mq_sub 2 "ledd/$mq_node/num/state"); case $state in *'"freq":3,'*) ;; *) return 1 ;; esac; }
+	wait_until 5 check_state || s=1
+	verdict b1-mqtt-state $s "ledctl blink num 3 as pupil: exit $RC; retained ledd/$mq_node/num/state: $state"
+
+	run systemd-analyze security --no-pager ledd-mqtt.service
+	local score
+	score=$(printf '%s' "$OUT" | sed -n 's/.*Overall exposure level for ledd-mqtt.service: *\([0-9.]*\).*/\1/p')
+	s=$RC
+	awk -v x="${score:-}" 'BEGIN { exit !(x != "" && x + 0 <= 2.5) }' || s=1
+	[ "$(prop ledd.service PrivateNetwork)" = yes ] || s=1
+	verdict b1-mqtt-security $s "systemd-analyze security ledd-mqtt.service (online): exposure ${score:-?} (want <= 2.5), exit $RC; ledd.service keeps PrivateNetwork=$(prop ledd.service PrivateNetwork)"
+
+	run journalctl -b -q --no-pager -p err -u ledd-mqtt.service
+	s=$RC
+	[ -z "$OUT" ] || s=1
+	verdict b1-mqtt-journal $s "journalctl -b -p err -u ledd-mqtt.service: ${OUT:-(nothing)}"
+	info "ledd-mqtt journal this boot: $(journalctl -b -q --no-pager -u ledd-mqtt.service -o cat | tail -n 20 | oneline)"
+}
+
 boot1() {
 	info "boot1: kernel $(uname -r), systemd $(systemctl --version | head -n1 | cut -d' ' -f2)"
 	system_up b1-system-up
@@ -370,6 +443,8 @@ boot1() {
 		[ $RC = 0 ] || info "apt: $OUT"
 	done
 
+	mqtt_checks
+
 	# A healthy run leaves no error in ledd's journal: messages of the
 	# processes of ledd.service and ledd.socket and systemd's messages about
 	# those units (journalctl -u), priority err or worse, this boot.
@@ -417,13 +492,22 @@ boot2() {
 	verdict b2-journal-clean $s "journalctl -b -p warning -u ledd.service -u ledd.socket: ${OUT:-(nothing)}"
 	info "ledd journal this boot: $(journalctl -b -q --no-pager -u ledd.service -u ledd.socket -o cat | tail -n 30 | oneline)"
 
-	# Purge: nothing of the package is left, running or on disk.
+	# The bridge was enabled: it is back after the boot, online.
+	s=0
+	wait_until 30 mqtt_active || s=1
+	wait_until 30 mqtt_online || s=1
+	verdict b2-mqtt-after-boot $s "ledd-mqtt.service $(prop ledd-mqtt.service ActiveState), availability $(mq_sub 2 "ledd/$mq_node/availability")"
+
+	# Purge: nothing of the packages is left, running or on disk (purging
+	# ledd takes ledd-mqtt, which depends on it, with it).
 	local files
-	files=$(dpkg-query -L ledd 2>/dev/null | while read -r f; do [ -d "$f" ] || echo "$f"; done)
-	run env DEBIAN_FRONTEND=noninteractive apt purge -y ledd
-	verdict b2-purge $RC "apt purge -y ledd: exit $RC"
+	files=$(dpkg-query -L ledd ledd-mqtt 2>/dev/null | while read -r f; do [ -d "$f" ] || echo "$f"; done)
+	run env DEBIAN_FRONTEND=noninteractive apt purge -y ledd ledd-mqtt
+	verdict b2-purge $RC "apt purge -y ledd ledd-mqtt: exit $RC"
 	local left=() f
-	for f in $files /etc/ledd /var/lib/ledd /run/ledd /usr/lib/ledd /usr/share/doc/ledd \
+	for f in $files /etc/ledd /var/lib/ledd /run/ledd /usr/lib/ledd /usr/share/doc/ledd /usr/share/doc/ledd-mqtt \
+		/etc/systemd/system/multi-user.target.wants/ledd-mqtt.service \
+		/var/lib/systemd/deb-systemd-helper-enabled/ledd-mqtt.service \
 		/etc/systemd/system/multi-user.target.wants/ledd.service \
 		/etc/systemd/system/sockets.target.wants/ledd.socket \
 		/var/lib/systemd/deb-systemd-helper-enabled/ledd.service \
@@ -437,15 +521,20 @@ boot2() {
 	local status
 	status=$(dpkg-query -W -f='${Status}' ledd 2>/dev/null || echo unknown)
 	case $status in *not-installed | unknown) ;; *) s=1 ;; esac
+	local mstatus
+	mstatus=$(dpkg-query -W -f='${Status}' ledd-mqtt 2>/dev/null || echo unknown)
+	case $mstatus in *not-installed | unknown) ;; *) s=1 ;; esac
+	status+=", ledd-mqtt '$mstatus'"
 	verdict b2-purge-nothing-left $s "dpkg status '$status'; $(echo "$files" | wc -w) package files checked + /etc/ledd /var/lib/ledd /run/ledd, unit links; left: ${left[*]:-(nothing)}"
 
 	s=0
 	local ls_svc ls_sock procs
-	ls_svc=$(prop ledd.service LoadState) ls_sock=$(prop ledd.socket LoadState)
-	[ "$ls_svc" = not-found ] && [ "$ls_sock" = not-found ] || s=1
-	procs=$(pgrep -cx ledd || :)
+	local ls_mqtt
+	ls_svc=$(prop ledd.service LoadState) ls_sock=$(prop ledd.socket LoadState) ls_mqtt=$(prop ledd-mqtt.service LoadState)
+	[ "$ls_svc" = not-found ] && [ "$ls_sock" = not-found ] && [ "$ls_mqtt" = not-found ] || s=1
+	procs=$(($(pgrep -cx ledd || :) + $(pgrep -cx ledd-mqtt || :)))
 	[ "$procs" = 0 ] || s=1
-	verdict b2-purge-units-gone $s "ledd.service $ls_svc, ledd.socket $ls_sock, ledd processes: $procs"
+	verdict b2-purge-units-gone $s "ledd.service $ls_svc, ledd.socket $ls_sock, ledd-mqtt.service $ls_mqtt, ledd and ledd-mqtt processes: $procs"
 	finish
 }
 
