@@ -44,6 +44,25 @@ TEXT_FROM = {
     "Unlicense": ("memchr", "UNLICENSE", 0),
     "BSD-2-Clause": ("zerocopy", "LICENSE-BSD", 0),
     "Unicode-3.0": ("unicode-ident", "LICENSE-UNICODE", 0),
+    # ring's own ISC text, without its copyright line (ring's paragraph has it).
+    "ISC": ("ring", "LICENSE-other-bits", 2),
+    # /usr/share/common-licenses/BSD is the Regents' text, not subtle's.
+    "BSD-3-Clause": ("subtle", "LICENSE", 3),
+}
+
+# Crates whose Cargo.toml credits nobody, or not everyone, or whose license
+# needs a word: (copyright holders, comment) from the crate's own files.
+CRATE_NOTES = {
+    "ring": (
+        ["Brian Smith", "The OpenSSL Project Authors", "Google Inc.",
+         "Intel Corporation", "the fiat-crypto authors"],
+        "ring's own code is under the ISC license (LICENSE-other-bits); the\n"
+        "code it took from BoringSSL and OpenSSL, and fiat-crypto's, is under\n"
+        "the Apache-2.0 license (LICENSE-BoringSSL), as each file's header\n"
+        "says: OpenSSL's files carry Apache-2.0 since OpenSSL 3.0, and none\n"
+        "is under the old OpenSSL or SSLeay license. src/polyfill/once_cell\n"
+        "comes from once_cell (MIT or Apache-2.0).",
+    ),
 }
 COMMON = {
     "Apache-2.0": "Apache-2.0",
@@ -138,11 +157,16 @@ def generate(vendor):
         used |= names(lic)
         authors = [re.sub(r"\s*<[^>]*>", "", a).strip() for a in pkg.get("authors", [])]
         authors = [a for a in authors if a] or [f"the {name} authors"]
+        comment = ""
+        if name in CRATE_NOTES:
+            authors, note = CRATE_NOTES[name]
+            comment = f"Comment:{block(note)}\n"
         paragraphs.append(
             f"Files: vendor/{name}-{version}/*\n"
             f"Copyright: {authors[0]}\n"
             + "".join(f" {a}\n" for a in authors[1:])
             + f"License: {lic}\n"
+            + comment
         )
     if missing:
         sys.exit("vendor-copyright: not vendored: " + ", ".join(missing))
@@ -163,11 +187,11 @@ def generate(vendor):
                     " exception\"):\n\n" + LLVM_EXCEPTION
                 )
         elif lic in TEXT_FROM:
-            crate, fname, _ = TEXT_FROM[lic]
+            crate, fname, first = TEXT_FROM[lic]
             dirs = sorted(vendor.glob(f"{crate}-[0-9]*"))
             if not dirs:
                 sys.exit(f"vendor-copyright: no text for {lic}: {crate} is not vendored")
-            text = (dirs[-1] / fname).read_text()
+            text = "".join((dirs[-1] / fname).read_text().splitlines(True)[first:])
         else:
             sys.exit(f"vendor-copyright: no license text known for {lic}: add it to {__file__}")
         licenses.append(f"License: {lic}\n{block(text)}\n")

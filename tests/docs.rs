@@ -166,7 +166,14 @@ fn man_pages_lint_clean() {
         Command::new("mandoc").arg("-V").output().is_ok(),
         "mandoc is not installed: run tests/setup.sh (or apt-get install mandoc)"
     );
-    for name in ["ledd.8", "ledctl.1", "ledd.toml.5", "ledd-protocol.7"] {
+    for name in [
+        "ledd.8",
+        "ledctl.1",
+        "ledd.toml.5",
+        "ledd-protocol.7",
+        "ledd-mqtt.8",
+        "ledd-mqtt.toml.5",
+    ] {
         let path = format!("{}/man/{name}", env!("CARGO_MANIFEST_DIR"));
         let output = Command::new("mandoc")
             .args(["-T", "lint", "-W", "warning", &path])
@@ -179,4 +186,45 @@ fn man_pages_lint_clean() {
             "{name}: {report}"
         );
     }
+}
+
+/// The keys of ledd-mqtt's configuration, as fixed for issue 14: each has
+/// its entry in ledd-mqtt.toml(5) and a commented line in the shipped
+/// /etc/ledd/mqtt.toml.
+const MQTT_KEYS: &[&str] = &[
+    "broker",
+    "node",
+    "topic_prefix",
+    "groups",
+    "discovery_prefix",
+    "socket",
+    "username",
+    "password_file",
+    "ca_file",
+    "cert_file",
+    "key_file",
+    "keepalive",
+    "log_level",
+];
+
+#[test]
+fn every_ledd_mqtt_key_is_in_its_page_and_the_shipped_file() {
+    let man = page("ledd-mqtt.toml.5");
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/etc/mqtt.toml")).unwrap();
+    for key in MQTT_KEYS {
+        assert!(
+            man.contains(&format!(".It Cm {key} ")),
+            "ledd-mqtt.toml.5 lacks key {key}"
+        );
+        assert!(
+            shipped
+                .lines()
+                .any(|line| line.starts_with(&format!("#{key} = "))),
+            "etc/mqtt.toml lacks a commented {key} line"
+        );
+    }
+    // broker is required and shipped commented out: the packaged file must
+    // not start the bridge towards a made-up broker.
+    assert!(!shipped.lines().any(|line| line.starts_with("broker")));
 }

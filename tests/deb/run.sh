@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# tests/deb/run.sh - build the ledd Debian package from a clean copy of the
-# work tree, lint it, check its contents, install it on this machine, check
-# the installed system (user, group, binaries, man pages, shipped config,
-# systemd units, udev rule), purge it, check nothing is left, reinstall it.
-# Optionally (default on) cross-build the arm64 package and check it.
+# tests/deb/run.sh - build the ledd and ledd-mqtt Debian packages from a
+# clean copy of the work tree, lint them, check their contents, install them
+# on this machine, check the installed system (users, group, binaries, man
+# pages, shipped configs, systemd units, udev rule; ledd-mqtt's unit left
+# disabled; the installed bridge between the installed ledd and a local
+# mosquitto), purge them, check nothing is left, reinstall them.
+# Optionally (default on) cross-build the arm64 packages and check them.
 #
 # Runs as root (dpkg -i), unattended; not root: SKIPPED, exit 77. Prints
 # PASS/FAIL/SKIPPED lines and ends with "N passed, N failed, N skipped"; exits
@@ -33,13 +35,20 @@ chmod 0755 "$WORK"
 
 
 installed_before=no
-# present: dpkg knows ledd in any state but "not-installed" (half-configured too).
-present() { dpkg-query -W -f='${Status}\n' ledd 2>/dev/null | grep -qv 'not-installed$'; }
+# present: dpkg knows ledd or ledd-mqtt in any state but "not-installed"
+# (half-configured too).
+present() {
+	local p
+	for p in ledd ledd-mqtt; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -qv 'not-installed$' && return 0
+	done
+	return 1
+}
 cleanup() {
 	if [ "${LEDD_DEB_KEEP:-0}" != 1 ]; then
 		# Leave the machine as we found it: no ledd package unless one was there.
 		if [ "$installed_before" = no ] && present; then
-			dpkg --purge ledd >/dev/null 2>&1 || true
+			dpkg --purge ledd-mqtt ledd >/dev/null 2>&1 || true
 		fi
 		rm -rf "$WORK"
 	else
@@ -71,9 +80,12 @@ apt_install() {
 		{ tail -n 20 "$CACHE/apt.log"; return 1; }
 }
 # systemd is needed for systemd-sysusers (postinst) and systemd-analyze; the
-# package is safe to install without systemd running as PID 1.
+# package is safe to install without systemd running as PID 1. mosquitto and
+# its clients: the broker the installed bridge is tried against, and the
+# pages ledd-mqtt(8) refers to (mandoc resolves every cross-reference).
 check_quiet "build tools installed" apt_install debhelper dpkg-dev fakeroot lintian \
-	device-tree-compiler man-db mandoc systemd binutils file rsync python3
+	device-tree-compiler man-db mandoc systemd binutils file rsync python3 \
+	mosquitto mosquitto-clients
 
 # --- Clean copy of the work tree ---------------------------------------------
 # Tracked and untracked-but-not-ignored files (the repo may have no commit
@@ -84,7 +96,7 @@ copy_tree() { ledd_copy_tree "$REPO" "$SRC"; }
 check_quiet "copy of the work tree (without target/)" copy_tree
 if [ -e "$SRC/target" ]; then fail "copy contains target/"; fi
 
-for m in ledd.8 ledctl.1 ledd.toml.5 ledd-protocol.7; do
+for m in ledd.8 ledctl.1 ledd.toml.5 ledd-protocol.7 ledd-mqtt.8 ledd-mqtt.toml.5; do
 	if [ ! -f "$SRC/man/$m" ]; then
 		if [ "${LEDD_DEB_PLACEHOLDERS:-0}" = 1 ]; then
 			mkdir -p "$SRC/man"
@@ -126,6 +138,15 @@ if [ -z "$deb" ]; then
 fi
 pass "built $(basename "$deb")"
 cp "$deb" "$CACHE/"
+# The bridge's package, from the same build.
+mdeb=$WORK/ledd-mqtt_${deb_version}_$arch.deb
+if [ -f "$mdeb" ]; then
+	pass "built $(basename "$mdeb")"
+	cp "$mdeb" "$CACHE/"
+else
+	fail "no ledd-mqtt_${deb_version}_$arch.deb built: later checks cannot run"
+	finish
+fi
 
 # --- lintian -------------------------------------------------------------------
 lint() { # lint DEB: PASS when lintian reports no error and no warning; every
@@ -137,6 +158,7 @@ lint() { # lint DEB: PASS when lintian reports no error and no warning; every
 	if [ -s "$out" ]; then sed 's/^/     lintian: /' "$out"; else note "lintian: no tags at all"; fi
 }
 lint "$deb"
+lint "$mdeb"
 
 # --- Contents --------------------------------------------------------------------
 contents=$(dpkg-deb -c "$deb")
@@ -193,6 +215,50 @@ check_quiet "ledd.dtbo is a device tree overlay with __fixups__" sh -c "fdtdump 
 check_quiet "bash completion mentions blink" grep -q blink "$x/usr/share/bash-completion/completions/ledctl"
 check_quiet "postinst runs systemd-sysusers" sh -c "dpkg-deb --ctrl-tarfile '$deb' | tar -xO ./postinst | grep -q 'systemd-sysusers.*ledd.conf'"
 
+# --- ledd-mqtt: contents -------------------------------------------------------------
+mcontents=$(dpkg-deb -c "$mdeb")
+printf '%s\n' "$mcontents" >"$CACHE/contents-ledd-mqtt.txt"
+mhas() { contents=$mcontents has "$@"; }
+while read -r mode path; do
+	check_quiet "ledd-mqtt ships $path ($mode)" mhas "$mode" "$path"
+done <<EOF
+-rwxr-xr-x usr/sbin/ledd-mqtt
+-rw-r--r-- etc/ledd/mqtt.toml
+-rw-r--r-- $U/systemd/system/ledd-mqtt.service
+-rw-r--r-- usr/lib/sysusers.d/ledd-mqtt.conf
+-rw-r--r-- usr/share/man/man8/ledd-mqtt.8.gz
+-rw-r--r-- usr/share/man/man5/ledd-mqtt.toml.5.gz
+-rw-r--r-- usr/share/doc/ledd-mqtt/copyright
+EOF
+mhas_readme() { mhas -rw-r--r-- usr/share/doc/ledd-mqtt/README.Debian || mhas -rw-r--r-- usr/share/doc/ledd-mqtt/README.Debian.gz; }
+check_quiet "ledd-mqtt ships usr/share/doc/ledd-mqtt/README.Debian[.gz]" mhas_readme
+# No file in both packages (dpkg would refuse the second), and the bridge's
+# files are in its own package only.
+overlap=$(comm -12 <(printf '%s\n' "$contents" | awk '$1 !~ /^d/ {print $NF}' | sort) \
+	<(printf '%s\n' "$mcontents" | awk '$1 !~ /^d/ {print $NF}' | sort))
+check_quiet "ledd and ledd-mqtt share no file" test -z "$overlap"
+check_quiet "ledd does not ship the bridge" sh -c "! printf '%s\n' \"\$1\" | grep -q mqtt" sh "$contents"
+check_quiet "ledd-mqtt conffiles lists /etc/ledd/mqtt.toml" sh -c "dpkg-deb --ctrl-tarfile '$mdeb' | tar -xO ./conffiles | grep -qx /etc/ledd/mqtt.toml"
+mfield() { dpkg-deb -f "$mdeb" "$1"; }
+check_quiet "ledd-mqtt Depends: ledd (= $deb_version)" sh -c "dpkg-deb -f '$mdeb' Depends | tr ',' '\n' | sed 's/^ *//' | grep -qxF 'ledd (= $deb_version)'"
+check_quiet "ledd-mqtt Depends on systemd-sysusers provider" sh -c "dpkg-deb -f '$mdeb' Depends | grep -q 'systemd | systemd-standalone-sysusers'"
+check_quiet "ledd-mqtt Suggests: mosquitto-clients" test "$(mfield Suggests)" = mosquitto-clients
+check_quiet "ledd-mqtt Architecture: $arch" test "$(mfield Architecture)" = "$arch"
+check_quiet "ledd-mqtt Section: admin" test "$(mfield Section)" = admin
+mx=$WORK/xm
+dpkg-deb -x "$mdeb" "$mx"
+check_quiet "usr/sbin/ledd-mqtt is an ELF for $want" test "$(machine "$mx/usr/sbin/ledd-mqtt")" = "$want"
+check_quiet "ledd-mqtt postinst runs systemd-sysusers ledd-mqtt.conf" sh -c "dpkg-deb --ctrl-tarfile '$mdeb' | tar -xO ./postinst | grep -q 'systemd-sysusers.*ledd-mqtt.conf'"
+# dh_installsystemd --no-enable: the postinst enables the unit only if it
+# was installed and enabled before (`deb-systemd-helper debian-installed`,
+# then was-enabled: an upgrade); ledd's own postinst enables ledd.service at
+# once (was-enabled defaults to true), which shows the check can fail.
+# Installed below, the wants/ symlinks confirm it.
+check_quiet "ledd-mqtt postinst enables ledd-mqtt.service only if it was enabled before" \
+	sh -c "dpkg-deb --ctrl-tarfile '$mdeb' | tar -xO ./postinst | grep -q \"deb-systemd-helper debian-installed 'ledd-mqtt.service'\""
+check_quiet "ledd postinst enables ledd.service at install (the control)" \
+	sh -c "! { dpkg-deb --ctrl-tarfile '$deb' | tar -xO ./postinst | grep -q 'deb-systemd-helper debian-installed'; }"
+
 # --- udev rule: syntax and effect on a fake sysfs tree ----------------------------
 rules=$SRC/udev/60-ledd.rules
 # `udevadm verify` came with udev 253; Debian 12 has 252. There, take the
@@ -234,8 +300,8 @@ check_quiet "60-ledd.rules syntax (KEY op \"VALUE\" pairs, allowed keys, GOTO/LA
 # --- Install ----------------------------------------------------------------------
 if present; then
 	installed_before=yes
-	note "ledd was installed before the test: purging it first"
-	dpkg --purge ledd >/dev/null
+	note "ledd or ledd-mqtt was installed before the test: purging them first"
+	dpkg --purge ledd-mqtt ledd >/dev/null
 fi
 check_quiet "dpkg -i $(basename "$deb") (no systemd as PID 1)" dpkg -i "$deb"
 check_quiet "dpkg says ledd is installed" sh -c "dpkg-query -W -f='\${Status}' ledd | grep -qx 'install ok installed'"
@@ -278,6 +344,117 @@ else
 	fail "systemd-analyze not available (apt-get install systemd)"
 fi
 
+# --- ledd-mqtt, installed next to ledd -------------------------------------------------
+# wants_link UNIT: a symlink to UNIT in some /etc/systemd/system/*.wants/.
+wants_link() { compgen -G "/etc/systemd/system/*.wants/$1" >/dev/null; }
+check_quiet "dpkg -i $(basename "$mdeb") (no systemd as PID 1)" dpkg -i "$mdeb"
+check_quiet "dpkg says ledd-mqtt is installed" sh -c "dpkg-query -W -f='\${Status}' ledd-mqtt | grep -qx 'install ok installed'"
+check_quiet "user ledd-mqtt exists, primary group ledd-mqtt" sh -c "id -gn ledd-mqtt | grep -qx ledd-mqtt"
+check_quiet "user ledd-mqtt is in group leds" sh -c "id -nG ledd-mqtt | tr ' ' '\n' | grep -qx leds"
+check_quiet "user ledd-mqtt has no login shell" sh -c "getent passwd ledd-mqtt | cut -d: -f7 | grep -q nologin"
+check_quiet "ledd.service enabled at install (multi-user.target.wants)" wants_link ledd.service
+check_quiet "ledd-mqtt.service not enabled at install (no broker yet)" sh -c "! ls /etc/systemd/system/*.wants/ledd-mqtt.service 2>/dev/null"
+check_quiet "ledd-mqtt --version prints $deb_version" sh -c "ledd-mqtt --version | grep -q '$deb_version'"
+check_quiet "man -w 8 ledd-mqtt" sh -c "man -w 8 ledd-mqtt | grep -q man8/ledd-mqtt.8.gz"
+check_quiet "man -w 5 ledd-mqtt.toml" sh -c "man -w 5 ledd-mqtt.toml | grep -q man5/ledd-mqtt.toml.5.gz"
+check_quiet "makewhatis /usr/share/man (ledd-mqtt's pages)" makewhatis /usr/share/man
+for page in man8/ledd-mqtt.8.gz man5/ledd-mqtt.toml.5.gz; do
+	check_quiet "mandoc -T lint $page reports nothing" sh -c "out=\$(mandoc -T lint /usr/share/man/$page 2>&1); [ -z \"\$out\" ] || { echo \"\$out\"; false; }"
+	check_quiet "man --warnings $page reports nothing" sh -c "out=\$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l /usr/share/man/$page 2>&1 >/dev/null); [ -z \"\$out\" ] || { echo \"\$out\"; false; }"
+done
+# The shipped file sets no broker, on purpose: --check-config says so (exit 1).
+mqtt_shipped() {
+	local out rc=0
+	out=$(ledd-mqtt --check-config --config /etc/ledd/mqtt.toml 2>&1) || rc=$?
+	echo "exit $rc: $out"
+	[ "$rc" = 1 ] && grep -q "broker" <<<"$out" && grep -q "required" <<<"$out"
+}
+check_quiet "ledd-mqtt --check-config refuses the shipped mqtt.toml: broker is required (exit 1)" mqtt_shipped
+# Its commented defaults and broker example are valid once uncommented (the
+# credentials and TLS files are examples, tried next).
+muncommented=$WORK/mqtt-all-keys.toml
+sed -E 's/^#((broker|node|topic_prefix|groups|discovery_prefix|socket|keepalive|log_level) =)/\1/' \
+	/etc/ledd/mqtt.toml >"$muncommented"
+check_quiet "every commented default in mqtt.toml is accepted when uncommented (with the broker example)" \
+	ledd-mqtt --check-config --config "$muncommented"
+check_quiet "... and as user ledd-mqtt" setpriv --reuid=ledd-mqtt --regid=ledd-mqtt --init-groups \
+	ledd-mqtt --check-config --config "$muncommented"
+# A relative password_file is read from $CREDENTIALS_DIRECTORY (LoadCredential=).
+creds=$WORK/creds
+mkdir -p "$creds" && echo 'secret-of-the-test' >"$creds/mqtt-password"
+chown -R ledd-mqtt "$creds" && chmod 0700 "$creds" && chmod 0400 "$creds/mqtt-password"
+printf '%s\n' 'broker = "mqtt://127.0.0.1"' 'username = "pi-07"' 'password_file = "mqtt-password"' >"$WORK/mqtt-creds.toml"
+check_quiet "password_file relative to \$CREDENTIALS_DIRECTORY, as user ledd-mqtt" \
+	setpriv --reuid=ledd-mqtt --regid=ledd-mqtt --init-groups env CREDENTIALS_DIRECTORY="$creds" \
+	ledd-mqtt --check-config --config "$WORK/mqtt-creds.toml"
+if command -v systemd-analyze >/dev/null; then
+	check_quiet "systemd-analyze verify ledd-mqtt.service" systemd-analyze verify --man=no \
+		/$U/systemd/system/ledd-mqtt.service
+	# Higher than ledd's: the bridge needs the network (AF_INET, AF_INET6, no
+	# PrivateNetwork=, no IPAddressDeny=) and a supplementary group (leds).
+	sec=$(systemd-analyze security --offline=true /$U/systemd/system/ledd-mqtt.service 2>&1 | sed -n 's/.*Overall exposure level for ledd-mqtt.service: *//p')
+	score=${sec%% *}
+	if [ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 1.5) }'; then
+		pass "systemd-analyze security --offline=true ledd-mqtt.service: $sec (<= 1.5)"
+	else
+		fail "systemd-analyze security --offline=true ledd-mqtt.service: '${sec:-no score}' (want <= 1.5)"
+	fi
+	check_quiet "ledd-mqtt.service: network families only AF_UNIX AF_INET AF_INET6" \
+		grep -qx 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' /$U/systemd/system/ledd-mqtt.service
+	check_quiet "ledd.service keeps PrivateNetwork=yes" grep -qx 'PrivateNetwork=yes' /$U/systemd/system/ledd.service
+fi
+
+# The installed bridge, as ledd-mqtt:ledd-mqtt with group leds (as its unit
+# runs it), between the ledd below and a mosquitto on 127.0.0.1: it comes
+# online, publishes the LED's state, and an order on MQTT reaches ledd.
+bridge_check() {
+	local port broker_pid bridge_pid got rc
+	if ! command -v mosquitto >/dev/null; then
+		fail "bridge: mosquitto is not installed"
+		return
+	fi
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	# Outside $rt (0750 ledd:leds), which user nobody cannot enter.
+	printf '%s\n' "listener $port 127.0.0.1" 'allow_anonymous true' 'persistence false' >"$WORK/mosquitto.conf"
+	chmod 0644 "$WORK/mosquitto.conf"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
+	broker_pid=$!
+	for _ in $(seq 50); do mosquitto_pub -p "$port" -t ledd-test/ping -n 2>/dev/null && break; sleep 0.1; done
+	if ! mosquitto_pub -p "$port" -t ledd-test/ping -n 2>/dev/null; then
+		fail "bridge: mosquitto did not listen on 127.0.0.1:$port within 5 s"
+		sed 's/^/     mosquitto: /' "$WORK/mosquitto.log" | tail -n 10
+	fi
+	printf '%s\n' "broker = \"mqtt://127.0.0.1:$port\"" 'node = "debtest"' "socket = \"$rt/ledd.sock\"" \
+		>"$rt/mqtt.toml"
+	chmod 0644 "$rt/mqtt.toml"
+	setpriv --reuid=ledd-mqtt --regid=ledd-mqtt --init-groups ledd-mqtt --config "$rt/mqtt.toml" >"$rt/bridge.log" 2>&1 &
+	bridge_pid=$!
+	sub() { timeout 15 mosquitto_sub -p "$port" -C 1 -W 10 "$@" 2>&1; }
+	got=$(sub -t ledd/debtest/availability) || true
+	check_quiet "bridge (as ledd-mqtt, group leds): availability online (got '$got')" test "$got" = online
+	got=$(sub -t ledd/debtest/status/state) || true
+	check_quiet "bridge: retained state of the status LED is JSON with \"state\"" \
+		python3 -c 'import json, sys; assert json.loads(sys.argv[1])["state"] in ("ON", "OFF")' "$got"
+	sub -t ledd/debtest/status/result >"$rt/result" &
+	local sub_pid=$!
+	sleep 1
+	mosquitto_pub -p "$port" -q 1 -t ledd/debtest/status/set -m 'blink 5' || true
+	wait "$sub_pid" || true
+	check_quiet "bridge: 'blink 5' on ledd/debtest/status/set gets 'ok ...' on result (got '$(head -c 200 "$rt/result")')" \
+		grep -q '^ok ' "$rt/result"
+	check_quiet "bridge: ledd shows the order (ledctl status: blinking at 5 Hz)" sh -c \
+		"setpriv --reuid=ledd --regid=leds --init-groups ledctl --socket '$rt/ledd.sock' status | grep -q 'blinking at 5 Hz'"
+	rc=0
+	kill -TERM "$bridge_pid" 2>/dev/null || true
+	wait "$bridge_pid" || rc=$?
+	check_quiet "bridge: SIGTERM stops it with exit 0 (exit $rc)" test "$rc" = 0
+	got=$(sub -t ledd/debtest/availability) || true
+	check_quiet "bridge: availability offline after the stop (got '$got')" test "$got" = offline
+	if [ "$rc" != 0 ] || [ "$got" != offline ]; then sed 's/^/     bridge: /' "$rt/bridge.log" | tail -n 20; fi
+	kill "$broker_pid" 2>/dev/null || true
+	wait "$broker_pid" 2>/dev/null || true
+}
+
 # ledd really runs as ledd:leds with the shipped config, on a temporary socket
 # and state file, the simulated backend; a member of leds may talk to it and
 # a non-member is refused by the socket's mode.
@@ -304,6 +481,7 @@ if [ -S "$rt/ledd.sock" ]; then
 	# /run/ledd-like dir 0750 ledd:leds: a non-member cannot even reach it
 	# (ENOENT/EACCES): exit 3 or 4 per the spec, never 0.
 	if [ "$rc" = 4 ] || [ "$rc" = 3 ]; then pass "ledctl as nobody is refused (exit $rc)"; else fail "ledctl as nobody: exit $rc, want 4 (or 3)"; fi
+	bridge_check
 else
 	fail "installed ledd did not create $rt/ledd.sock within 5 s"
 	sed 's/^/     /' "$rt/ledd.log" | tail -n 20
@@ -375,27 +553,32 @@ check_quiet "group leds member cannot write max_brightness" \
 mkdir -p /var/lib/ledd /run/ledd
 echo '# state' >/var/lib/ledd/state.toml
 chown -R ledd:leds /var/lib/ledd /run/ledd || true
-files=$(printf '%s\n' "$contents" | awk '$1 !~ /^d/ { sub(/^\./, "", $NF); print $NF }')
+files=$(printf '%s\n' "$contents" "$mcontents" | awk '$1 !~ /^d/ { sub(/^\./, "", $NF); print $NF }')
+check_quiet "dpkg --purge ledd refused while ledd-mqtt depends on it" sh -c "! dpkg --purge ledd >/dev/null 2>&1"
+check_quiet "dpkg --purge ledd-mqtt" dpkg --purge ledd-mqtt
+check_quiet "purge ledd-mqtt left ledd installed and /etc/ledd/ledd.toml" test -f /etc/ledd/ledd.toml
+check_quiet "purge ledd-mqtt removed /etc/ledd/mqtt.toml" test ! -e /etc/ledd/mqtt.toml
 check_quiet "dpkg --purge ledd" dpkg --purge ledd
 check_quiet "dpkg no longer knows ledd" sh -c "! dpkg-query -W -f='\${Status}\n' ledd 2>/dev/null | grep -qv 'not-installed\$'"
 left=()
-for f in $files /etc/ledd /var/lib/ledd /run/ledd /usr/lib/ledd /usr/share/doc/ledd; do
+for f in $files /etc/ledd /var/lib/ledd /run/ledd /usr/lib/ledd /usr/share/doc/ledd /usr/share/doc/ledd-mqtt; do
 	if [ -e "$f" ] || [ -L "$f" ]; then left+=("$f"); fi
 done
 if [ ${#left[@]} -eq 0 ]; then pass "nothing left after purge (files, /etc/ledd, /var/lib/ledd, /run/ledd)"; else fail "left after purge: ${left[*]}"; fi
-note "user ledd and group leds are kept after purge by design (README.Debian)"
+note "users ledd, ledd-mqtt and group leds are kept after purge by design (README.Debian)"
 
 # --- Reinstall ---------------------------------------------------------------------
-check_quiet "reinstall: dpkg -i works after purge" dpkg -i "$deb"
+check_quiet "reinstall: dpkg -i works after purge (both packages at once)" dpkg -i "$deb" "$mdeb"
 check_quiet "reinstall: shipped config is back" test -f /etc/ledd/ledd.toml
 check_quiet "reinstall: ledctl --version" ledctl --version
+check_quiet "reinstall: ledd-mqtt's shipped config is back" test -f /etc/ledd/mqtt.toml
 # The page as the package installs it, driving ledd as the package installs it.
 if [ -f /usr/share/doc/ledd/examples/web/index.php ] && [ "${LEDD_DEB_WEB:-1}" = 1 ]; then
 	check_quiet "web page from the package, in Chromium, with the packaged ledd (tests/web/run.sh)" \
 		env LEDD_BIN=/usr/sbin/ledd LEDD_PAGE=/usr/share/doc/ledd/examples/web/index.php bash "$REPO/tests/web/run.sh"
 fi
 if [ "${LEDD_DEB_KEEP:-0}" != 1 ] && [ "$installed_before" = no ]; then
-	check_quiet "final purge" dpkg --purge ledd
+	check_quiet "final purge" dpkg --purge ledd-mqtt ledd
 fi
 
 # --- Cross build: arm64 ---------------------------------------------------------------
@@ -451,6 +634,19 @@ if [ "${LEDD_DEB_CROSS:-1}" = 1 ] && [ "$arch" != arm64 ]; then
 			lint "$adeb"
 		else
 			fail "no ledd_${deb_version}_arm64.deb built"
+		fi
+		amdeb=$WORK/ledd-mqtt_${deb_version}_arm64.deb
+		if [ -f "$amdeb" ]; then
+			pass "built $(basename "$amdeb")"
+			cp "$amdeb" "$CACHE/"
+			dpkg-deb -x "$amdeb" "$WORK/xma"
+			check_quiet "arm64: usr/sbin/ledd-mqtt is AArch64" test "$(machine "$WORK/xma/usr/sbin/ledd-mqtt")" = AArch64
+			check_quiet "arm64: ledd-mqtt --version runs under qemu-aarch64" sh -c "qemu-aarch64 -L /usr/aarch64-linux-gnu '$WORK/xma/usr/sbin/ledd-mqtt' --version | grep -q '$deb_version'"
+			check_quiet "arm64: ledd-mqtt, same file list as $arch" test \
+				"$(dpkg-deb -c "$amdeb" | awk '{print $1, $NF}')" = "$(printf '%s\n' "$mcontents" | awk '{print $1, $NF}')"
+			lint "$amdeb"
+		else
+			fail "no ledd-mqtt_${deb_version}_arm64.deb built"
 		fi
 	fi
 else
