@@ -319,15 +319,10 @@ impl Session {
                     qos: QoS::AtLeastOnce,
                     nolocal: true,
                     // Retain-as-published: a retained order keeps its flag,
-                    // even live, so it is told apart and ignored...
+                    // live as when it is replayed at subscription, so it is
+                    // told apart, ignored and logged (someone must clear it).
                     preserve_retain: true,
-                    // ...and none is replayed at subscription (Home
-                    // Assistant's status, not an order, may be).
-                    retain_forward_rule: if path.ends_with("/set") {
-                        RetainForwardRule::Never
-                    } else {
-                        RetainForwardRule::OnEverySubscribe
-                    },
+                    retain_forward_rule: RetainForwardRule::OnEverySubscribe,
                 });
                 // A clean session forgets subscriptions: made again at each connection.
                 if let Err(error) = self.client.try_subscribe_many(subscriptions) {
