@@ -60,6 +60,23 @@ pub struct Config {
     pub log_level: LevelFilter,
 }
 
+/// Every key of mqtt.toml (ledd-mqtt.toml(5) documents each one).
+pub const CONFIG_KEYS: [&str; 13] = [
+    "broker",
+    "node",
+    "topic_prefix",
+    "groups",
+    "discovery_prefix",
+    "socket",
+    "username",
+    "password_file",
+    "ca_file",
+    "cert_file",
+    "key_file",
+    "keepalive",
+    "log_level",
+];
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -508,6 +525,19 @@ log_level = "debug"
             assert!(error.starts_with("/etc/ledd/mqtt.toml"), "{error}");
             assert!(error.contains(expected), "{text:?}: {error}");
         }
+    }
+
+    /// The documented keys are the ones the parser knows: serde names every
+    /// accepted key when it refuses an unknown one.
+    #[test]
+    fn documented_keys_are_the_parsed_keys() {
+        let error = parse("broker = \"mqtt://h\"\nnosuchkey = 1").unwrap_err();
+        let list = error.split("expected one of").nth(1).unwrap_or_default();
+        let mut parsed: Vec<&str> = list.split('`').skip(1).step_by(2).collect();
+        parsed.sort();
+        let mut documented = CONFIG_KEYS.to_vec();
+        documented.sort();
+        assert_eq!(parsed, documented);
     }
 
     #[test]
