@@ -57,7 +57,8 @@ fi
 
 # --- The current .debs ----------------------------------------------------------------
 debs=()
-for d in "$repo/target/debian13/debs/ledd_${cur}_"*.deb "$repo/target/deb-test/ledd_${cur}_arm64.deb"; do
+for d in "$repo/target/debian13/debs/ledd_${cur}_"*.deb "$repo/target/debian13/debs/ledd-mqtt_${cur}_"*.deb \
+	"$repo/target/deb-test/ledd_${cur}_arm64.deb"; do
 	[ -f "$d" ] && debs+=("$d")
 done
 if ! printf '%s\n' "${debs[@]}" | grep -q "_$arch.deb$"; then
@@ -67,7 +68,7 @@ if ! printf '%s\n' "${debs[@]}" | grep -q "_$arch.deb$"; then
 			ledd_build_deb "$work/cur/ledd" "$repo/target/deb-test/cargo" "$cache/build-cur.log" "nocheck parallel=$(nproc)"
 	}
 	check_quiet "ledd_${cur}_$arch.deb built (log: target/apt-test/build-cur.log)" build_cur || finish
-	debs+=("$work/cur/ledd_${cur}_$arch.deb")
+	debs+=("$work/cur/ledd_${cur}_$arch.deb" "$work/cur/ledd-mqtt_${cur}_$arch.deb")
 fi
 note "current: $(for d in "${debs[@]}"; do basename "$d"; done | tr '\n' ' ')"
 
@@ -122,7 +123,7 @@ refuse() {
 check_quiet "apt refuses the repository under another key (signed-by)" refuse
 cp "$work/repo-v1/repo/ledd-archive-keyring.gpg" "$root/etc/apt/keyrings/ledd.gpg"
 check_quiet "apt-get update with signed-by=/etc/apt/keyrings/ledd.gpg" inside apt-get update
-version() { inside dpkg-query -W -f='${Version} ${Architecture} ${Status}' ledd 2>/dev/null || true; }
+version() { inside dpkg-query -W -f='${Version} ${Architecture} ${Status}' "${1:-ledd}" 2>/dev/null || true; }
 check_quiet "apt-get install ledd: $prev" inside apt-get install -y --no-install-recommends ledd
 [ "$(version)" = "$prev $arch install ok installed" ] && pass "installed: ledd $prev $arch" || fail "installed: $(version)"
 
@@ -163,13 +164,19 @@ check_quiet "apt-get install --allow-downgrades ledd=$prev" inside apt-get insta
 [ "$(version)" = "$prev $arch install ok installed" ] && pass "downgraded: ledd $prev" || fail "after downgrade: $(version)"
 check_quiet "downgrade kept ledd.toml and the state file" kept
 check_quiet "apt-get upgrade back to $cur" inside apt-get upgrade -y "${confold[@]}"
+# The classroom's bridge, as the README says: apt install ledd-mqtt, which
+# depends on this very version of ledd.
+check_quiet "apt-get install ledd-mqtt" inside apt-get install -y --no-install-recommends ledd-mqtt
+[ "$(version ledd-mqtt)" = "$cur $arch install ok installed" ] && pass "installed: ledd-mqtt $cur $arch" ||
+	fail "ledd-mqtt: $(version ledd-mqtt)"
 check_quiet "apt-get remove ledd" inside apt-get remove -y ledd
 [ "$(version)" = "$cur $arch deinstall ok config-files" ] && pass "removed: config-files state" || fail "after remove: $(version)"
 check_quiet "remove kept ledd.toml (conffile) and the state file" kept
-check_quiet "apt-get purge ledd" inside apt-get purge -y ledd
+check_quiet "apt-get purge ledd ledd-mqtt (removed with ledd, its Depends)" inside apt-get purge -y ledd ledd-mqtt
 gone() {
-	[ ! -e "$root/etc/ledd/ledd.toml" ] && [ ! -e "$root/var/lib/ledd" ] &&
-		case $(version) in "" | *not-installed) ;; *) echo "still: $(version)"; false ;; esac
+	[ ! -e "$root/etc/ledd/ledd.toml" ] && [ ! -e "$root/etc/ledd/mqtt.toml" ] && [ ! -e "$root/var/lib/ledd" ] &&
+		case $(version) in "" | *not-installed) ;; *) echo "still: $(version)"; false ;; esac &&
+		case $(version ledd-mqtt) in "" | *not-installed) ;; *) echo "still: $(version ledd-mqtt)"; false ;; esac
 }
-check_quiet "purge removed ledd.toml, /var/lib/ledd and the package" gone
+check_quiet "purge removed ledd.toml, mqtt.toml, /var/lib/ledd and both packages" gone
 finish
