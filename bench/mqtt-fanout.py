@@ -481,6 +481,7 @@ def main():
     median_all = statistics.median(complete) if len(complete) == len(results) else float("inf")
     p99_all = pct(complete, 99) if complete else float("inf")
     rss_ok = [x for x in bridge_rss if x]
+    anon_ok = [x for x in bridge_anon if x]
     ms = lambda s: f"{s * 1000:.0f} ms" if s != float("inf") else "never"
     checks = [
         (f"all {n} nodes online", True, f"{up * 1000:.0f} ms after the first bridge started ({spawned * 1000:.0f} ms to spawn them)"),
@@ -489,6 +490,10 @@ def main():
         (f"median time for all {n} nodes within {args.budget_ms:g} ms", median_all * 1000 <= args.budget_ms,
          f"median {ms(median_all)}, p99 {ms(p99_all)}"),
         (f"every bridge still running after the rounds", alive == n, f"{alive} of {n}"),
+        # A bridge's own memory is what a fleet adds up (and once, a client
+        # library's default inflight table made it 13 MiB): at most 1 MiB.
+        ("each bridge's own memory (RssAnon) at most 1 MiB",
+         bool(anon_ok) and max(anon_ok) <= 1024, f"max {max(anon_ok) / 1024:.2f} MiB" if anon_ok else "unread"),
     ]
     figures = [
         ("nodes (ledd + ledd-mqtt each)", f"{n}"),

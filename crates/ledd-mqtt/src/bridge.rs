@@ -38,6 +38,10 @@ const ORDER_QUEUE: usize = 64;
 /// Largest MQTT packet taken from the broker: room for any order payload
 /// (the rest is refused by size, with an answer, not by dropping the link).
 const MAX_PACKET: u32 = 64 * 1024;
+/// QoS 1 publications awaiting the broker's PUBACK. rumqttc's v5 client
+/// keeps a slot per possible packet id up to this limit: its default
+/// (65,535) costs 13 MiB per bridge; states and results are few at a time.
+const MAX_INFLIGHT: u16 = 100;
 /// How long a clean stop waits for the broker to take the last messages.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
@@ -107,6 +111,7 @@ fn mqtt_options(config: &Config, credentials: &Credentials, topics: &Topics) -> 
         .set_keep_alive(config.keepalive)
         .set_clean_start(true)
         .set_max_packet_size(Some(MAX_PACKET))
+        .set_outgoing_inflight_upper_limit(MAX_INFLIGHT)
         .set_last_will(LastWill::new(
             topics.availability(),
             "offline",
