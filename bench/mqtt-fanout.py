@@ -20,14 +20,11 @@ checks passed, 1 a check failed, 2 the benchmark could not run.
 Python standard library only; needs mosquitto and mosquitto_sub.
 """
 import argparse
-import ctypes
-import ctypes.util
 import datetime
 import getpass
 import os
 import platform
 import resource
-import select
 import shutil
 import signal
 import socket
@@ -38,6 +35,8 @@ import sys
 import tempfile
 import threading
 import time
+
+from inotify import IN_CLOSE_WRITE, IN_CREATE, IN_MOVED_TO, Inotify
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
@@ -98,46 +97,20 @@ def pct(values, p):
 
 # ------------------------------------------------------------------ inotify
 
-IN_CLOSE_WRITE = 0x008
-IN_MOVED_TO = 0x080
-IN_CREATE = 0x100
-IN_NONBLOCK = 0o4000
-IN_CLOEXEC = 0o2000000
+def watch_led_dirs(dirs):
+    """An inotify instance on the LED directories, and its watch descriptors."""
+    try:
+        ino = Inotify()
+        return ino, [ino.watch(d, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) for d in dirs]
+    except OSError as e:
+        raise CannotRun(f"{e.strerror} (fs.inotify.max_user_watches?)")
 
 
-class Inotify:
-    def __init__(self):
-        self.libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        self.fd = self.libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
-        if self.fd < 0:
-            raise CannotRun(f"inotify_init1: {os.strerror(ctypes.get_errno())}")
-
-    def watch(self, path):
-        wd = self.libc.inotify_add_watch(self.fd, path.encode(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE)
-        if wd < 0:
-            raise CannotRun(f"inotify_add_watch {path}: {os.strerror(ctypes.get_errno())} "
-                            "(fs.inotify.max_user_watches?)")
-        return wd
-
-    def read(self, timeout):
-        """The watch descriptors with events, waiting up to TIMEOUT seconds."""
-        ready, _, _ = select.select([self.fd], [], [], timeout)
-        if not ready:
-            return set()
-        wds = set()
-        while True:
-            try:
-                data = os.read(self.fd, 65536)
-            except BlockingIOError:
-                return wds
-            offset = 0
-            while offset < len(data):
-                wd, _mask, _cookie, length = struct.unpack_from("iIII", data, offset)
-                wds.add(wd)
-                offset += 16 + length
-
-    def close(self):
-        os.close(self.fd)
+def changed_dirs(ino, timeout):
+    """The watch descriptors with events, waiting up to TIMEOUT seconds."""
+    if not ino.wait(timeout):
+        return set()
+    return {wd for wd, _mask, _name in ino.events()}
 
 
 # ------------------------------------------------------------------ MQTT publisher
@@ -336,17 +309,15 @@ def read_delay_on(path):
 
 def run_rounds(fleet, rounds, timeout):
     """Per round: (all-N time in s or None, per-node latencies in s, missing count)."""
-    ino = Inotify()
-    wd_node = {}
-    for i in range(fleet.n):
-        wd_node[ino.watch(fleet.led_dir(i))] = i
+    ino, wds = watch_led_dirs(fleet.led_dir(i) for i in range(fleet.n))
+    wd_node = {wd: i for i, wd in enumerate(wds)}
     paths = [os.path.join(fleet.led_dir(i), "delay_on") for i in range(fleet.n)]
     pub = Publisher(fleet.port)
     results = []
     try:
         for r in range(rounds):
             payload, want = ORDERS[r % 2]
-            ino.read(0)  # drop events of the last round's state and result writes
+            changed_dirs(ino, 0)  # drop events of the last round's state and result writes
             pending = set(range(fleet.n))
             seen = {}
             t0 = time.monotonic()
@@ -354,7 +325,7 @@ def run_rounds(fleet, rounds, timeout):
             deadline = t0 + timeout
             last_sweep = t0
             while pending and time.monotonic() < deadline:
-                wds = ino.read(min(0.05, max(0.0, deadline - time.monotonic())))
+                wds = changed_dirs(ino, min(0.05, max(0.0, deadline - time.monotonic())))
                 now = time.monotonic()
                 candidates = {wd_node[w] for w in wds if w in wd_node} & pending
                 if now - last_sweep >= 0.05:  # a lost event cannot hide a change

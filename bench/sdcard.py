@@ -30,15 +30,15 @@ failed, 2 when the benchmark could not run. bench/run.py runs it too and puts
 its table in BENCHMARKS.md.
 """
 import argparse
-import ctypes
 import os
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
+
+from inotify import IN_CREATE, IN_MOVED_TO, Inotify
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -50,9 +50,6 @@ BURST_GAP_S = 2.0             # quiet after a burst: the default quiet period is
 AUTOMATION_QUICK_S = 60
 AUTOMATION_FULL_S = 180
 IMAGE_MIB = 32
-IN_MOVED_TO = 0x80
-IN_CREATE = 0x100
-IN_NONBLOCK = 0o4000
 STATE_NAME = "state.toml"
 
 
@@ -85,39 +82,22 @@ def run_cmd(*args):
 # ---------------------------------------------------------------- kernel counters
 
 class Renames:
-    """Counts renames onto the state file with inotify (ctypes, no dependency):
+    """Counts renames onto the state file with inotify (bench/inotify.py):
     the kernel reports each one, so none is missed between two reads. The
     kernel merges an event into an identical one still unread, so creations
     are watched too: each save creates its temporary file, then renames it,
     and no two consecutive events are alike."""
 
     def __init__(self, directory):
-        self.libc = ctypes.CDLL(None, use_errno=True)
-        self.fd = self.libc.inotify_init1(IN_NONBLOCK)
-        if self.fd < 0:
-            raise RuntimeError(f"inotify_init1: {os.strerror(ctypes.get_errno())}")
-        wd = self.libc.inotify_add_watch(self.fd, directory.encode(), IN_MOVED_TO | IN_CREATE)
-        if wd < 0:
-            raise RuntimeError(f"inotify_add_watch {directory}: {os.strerror(ctypes.get_errno())}")
+        self.ino = Inotify()
+        self.ino.watch(directory, IN_MOVED_TO | IN_CREATE)
 
     def take(self):
         """State-file renames since the last call."""
-        count = 0
-        while True:
-            try:
-                data = os.read(self.fd, 65536)
-            except BlockingIOError:
-                return count
-            offset = 0
-            while offset < len(data):
-                _wd, mask, _cookie, length = struct.unpack_from("iIII", data, offset)
-                name = data[offset + 16:offset + 16 + length].rstrip(b"\0").decode()
-                offset += 16 + length
-                if mask & IN_MOVED_TO and name == STATE_NAME:
-                    count += 1
+        return sum(1 for _wd, mask, name in self.ino.events() if mask & IN_MOVED_TO and name == STATE_NAME)
 
     def close(self):
-        os.close(self.fd)
+        self.ino.close()
 
 
 class Disk:
