@@ -610,8 +610,32 @@ if [ "$rc" = 0 ] && wait_seen '^ledd/n2/availability offline' 2; then
 else
 	fail "SIGTERM bridge: exit $rc, availability '$(retained ledd/n2/availability)'"
 fi
+
+# --- a bridge whose ledd is not running: offline (retained), a clear line, retrying -----------
+mkdir -p "$TMP/noledd"
+sed "s|^socket = .*|socket = \"$TMP/noledd/absent.sock\"|" "$TMP/n2/mqtt.toml" >"$TMP/noledd/mqtt.toml"
+mark
+start_bridge noledd "$TMP/noledd/mqtt.toml"
+sleep 3
+if alive "${BRIDGE_PID[noledd]}" && [ "$(retained ledd/n2/availability)" = offline ] &&
+	! seen_since | grep -q '^ledd/n2/availability online' && grep -q 'is ledd running' "$TMP/noledd/bridge.log"; then
+	pass "no ledd: availability stays offline, '$(grep -m1 -o 'cannot connect to ledd.*' "$TMP/noledd/bridge.log" | cut -c1-150)', still retrying"
+else
+	fail "no ledd: $(alive "${BRIDGE_PID[noledd]}" && echo running || echo exited), availability '$(retained ledd/n2/availability)'"
+	bridge_log noledd 5
+fi
+kill "${BRIDGE_PID[noledd]}" 2>/dev/null || true
+wait "${BRIDGE_PID[noledd]}" 2>/dev/null || true
+
+# --- a bridge starting with ledd running says online, with no offline before it -------------
+mark
 start_bridge n2
-wait_avail n2 online 15 || true
+if wait_avail n2 online 15 && sleep 0.5 && ! seen_since | grep -q '^ledd/n2/availability offline'; then
+	pass "start: n2 online, and no 'offline' published on the way ($(seen_since | grep -c '^ledd/n2/availability') availability message)"
+else
+	fail "start: availability messages since the start: $(seen_since | grep '^ledd/n2/availability' | tr '\n' '|')"
+	bridge_log n2 5
+fi
 
 # --- SIGKILL ledd: offline while it is gone, then the bridge republishes ---------------------
 ledctl n1 blink 2 >/dev/null

@@ -97,7 +97,9 @@ pub struct Session {
     order_task: JoinHandle<()>,
     leds: BTreeMap<String, Led>,
     broker_up: bool,
-    ledd_up: bool,
+    /// `None` until the first attempt to reach ledd ends, so a starting
+    /// bridge does not say `offline` for the moment before it reaches ledd.
+    ledd_up: Option<bool>,
     /// Set after the first failure of an outage, to log it once.
     ledd_outage: Option<String>,
 }
@@ -249,7 +251,7 @@ impl Session {
             order_task,
             leds: BTreeMap::new(),
             broker_up: false,
-            ledd_up: false,
+            ledd_up: None,
             ledd_outage: None,
         }
     }
@@ -365,8 +367,11 @@ impl Session {
     }
 
     fn publish_availability(&self) {
-        if self.broker_up {
-            let word = if self.ledd_up { "online" } else { "offline" };
+        if !self.broker_up {
+            return;
+        }
+        if let Some(up) = self.ledd_up {
+            let word = if up { "online" } else { "offline" };
             self.publish(&self.topics.availability(), true, word.into());
         }
     }
@@ -470,7 +475,7 @@ impl Session {
         match news {
             WatchNews::Watching(names) => {
                 info!("watching ledd's LEDs: {}", names.join(", "));
-                self.ledd_up = true;
+                self.ledd_up = Some(true);
                 self.ledd_outage = None;
                 let gone: Vec<String> = self
                     .leds
@@ -499,8 +504,8 @@ impl Session {
                     warn!("{reason}; trying again (LEDs keep what they show)");
                 }
                 self.ledd_outage = Some(reason);
-                if self.ledd_up {
-                    self.ledd_up = false;
+                if self.ledd_up != Some(false) {
+                    self.ledd_up = Some(false);
                     self.publish_availability();
                 }
             }

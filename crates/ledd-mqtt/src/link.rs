@@ -53,9 +53,12 @@ async fn watch_once(
     news: &UnboundedSender<WatchNews>,
     backoff: &mut Backoff,
 ) -> Result<(), String> {
-    let stream = UnixStream::connect(socket)
-        .await
-        .map_err(|error| format!("cannot connect to ledd at {}: {error}", socket.display()))?;
+    let stream = UnixStream::connect(socket).await.map_err(|error| {
+        format!(
+            "cannot connect to ledd at {}: {error} (is ledd running?)",
+            socket.display()
+        )
+    })?;
     let (reader, mut writer) = stream.into_split();
     writer.write_all(b"watch\n").await.map_err(|error| {
         format!(
