@@ -5,7 +5,7 @@
 //! change it has nothing to wake up for, so while the kernel blinks the
 //! LEDs, ledd sleeps.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasherDefault;
 use std::io::{self, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -689,11 +689,11 @@ impl Daemon {
                 } else {
                     debug!("order '{order}' from {}: {reply}", describe_peer(peer));
                     client.conn.queue(&reply);
-                    if let (Order::Query(Query::Watch { .. }), Some(leds)) =
+                    if let (Order::Query(Query::Watch { leds: named }), Some(leds)) =
                         (&order, reply.field("watching"))
                     {
                         let leds: Vec<String> = leds.split(',').map(str::to_string).collect();
-                        self.start_watching(id, leds);
+                        self.start_watching(id, leds, named.is_empty());
                     }
                 }
             }
@@ -724,15 +724,34 @@ impl Daemon {
     /// The connection `id` has been answered `ok watching=...`: from now
     /// on it gets an event per watched LED, now and at every change. It
     /// loses its idle timer (a watcher is silent and must cost no wakeup).
-    fn start_watching(&mut self, id: u64, leds: Vec<String>) {
+    fn start_watching(&mut self, id: u64, leds: Vec<String>, every: bool) {
         let Some(client) = self.clients.get_mut(&id) else {
             return;
         };
         if let Some(token) = client.idle_timer.take() {
             self.handle.remove(token);
         }
-        self.watchers.add(id, leds.iter().cloned());
+        if every {
+            self.watchers.add_every(id, leds.iter().cloned());
+        } else {
+            self.watchers.add(id, leds.iter().cloned());
+        }
         for led in leds {
+            let event = self.watchers.first(&led, self.engine.watched_state(&led));
+            self.send_event(id, &event);
+        }
+    }
+
+    /// After a reload: every change it made is an event, including the
+    /// last one of an LED it removed (`exists=no error=unknown-led`). Then
+    /// those who watch every LED stop watching a removed one and get the
+    /// first event of each LED it added. (In that order: an LED that comes
+    /// back is a change to those who named it, and new to the others.)
+    fn follow_reloaded_leds(&mut self) {
+        let configured: BTreeSet<String> = self.engine.config().leds.keys().cloned().collect();
+        self.publish(None);
+        self.watchers.drop_unconfigured(&configured);
+        for (id, led) in self.watchers.add_configured(&configured) {
             let event = self.watchers.first(&led, self.engine.watched_state(&led));
             self.send_event(id, &event);
         }
@@ -959,7 +978,7 @@ impl Daemon {
         self.arm_restore_timer(next);
         self.schedule_save();
         self.arm_claim_timer();
-        self.publish(None);
+        self.follow_reloaded_leds();
     }
 
     /// A reload that brings group rules in: the groups of clients already

@@ -152,7 +152,12 @@ fn summary(reply: &Reply) -> String {
             get("repeat")
         ),
         "trigger" => format!("{led}: following kernel trigger {}", get("trigger")),
-        "unknown" => format!("{led}: no device ({} not found)", get("device")),
+        "unknown" => match reply.field("error") {
+            // The last event of an LED that a reload of ledd removed.
+            Some("unknown-led") => format!("{led}: no longer in ledd's configuration"),
+            Some(kind) => format!("{led}: state unknown ({kind})"),
+            None => format!("{led}: no device ({} not found)", get("device")),
+        },
         _ => match reply {
             Reply::Ok(fields) => fields
                 .iter()
@@ -207,5 +212,26 @@ mod tests {
         );
         let reply = Reply::parse("ok count=0 live=").unwrap();
         assert_eq!(to_text(&reply), "no claims");
+    }
+
+    #[test]
+    fn events_of_missing_and_removed_leds_in_words() {
+        let text = |line: &str| event_to_text(&Event::parse(line).unwrap());
+        assert_eq!(
+            text("event led=ghost device=nowhere exists=no mode=unknown"),
+            "ghost: no device (nowhere not found)"
+        );
+        assert_eq!(
+            text("event led=ghost exists=no mode=unknown error=unknown-led"),
+            "ghost: no longer in ledd's configuration"
+        );
+        assert_eq!(
+            text("event led=power exists=no mode=unknown error=io"),
+            "power: state unknown (io)"
+        );
+        assert_eq!(
+            text("event led=power device=PWR exists=yes mode=on brightness=9 shown=claim claim=4"),
+            "power: on at brightness 9 (claim 4)"
+        );
     }
 }

@@ -14,6 +14,9 @@ pub type Fields = Vec<(String, String)>;
 pub struct Watchers {
     /// Connection id → the LEDs it watches.
     watching: HashMap<u64, BTreeSet<String>>,
+    /// The connections that named no LED: they watch every configured LED,
+    /// and so follow a reload that adds or removes one.
+    every: BTreeSet<u64>,
     /// LED → the fields its last event carried.
     last: BTreeMap<String, Fields>,
 }
@@ -33,9 +36,48 @@ impl Watchers {
         self.watching.entry(client).or_default().extend(leds);
     }
 
+    /// As [`add`](Self::add), for a `watch` that named no LED: `leds` is
+    /// every configured LED, and the set follows reloads.
+    pub fn add_every(&mut self, client: u64, leds: impl IntoIterator<Item = String>) {
+        self.every.insert(client);
+        self.add(client, leds);
+    }
+
+    /// After a reload: the connections that watch every LED watch the ones
+    /// `configured` adds too. Returns the (connection, LED) pairs whose
+    /// first event is due.
+    pub fn add_configured(&mut self, configured: &BTreeSet<String>) -> Vec<(u64, String)> {
+        let mut due = Vec::new();
+        for client in &self.every {
+            if let Some(leds) = self.watching.get_mut(client) {
+                let new: Vec<String> = configured.difference(leds).cloned().collect();
+                for led in new {
+                    leds.insert(led.clone());
+                    due.push((*client, led));
+                }
+            }
+        }
+        due
+    }
+
+    /// After a reload, once the last event of each removed LED went out:
+    /// the connections that watch every LED stop watching the LEDs
+    /// `configured` no longer has. (A watcher that named an LED keeps it,
+    /// and hears of it again if a later reload brings it back.)
+    pub fn drop_unconfigured(&mut self, configured: &BTreeSet<String>) {
+        for client in &self.every {
+            if let Some(leds) = self.watching.get_mut(client) {
+                leds.retain(|led| configured.contains(led));
+            }
+        }
+        let watched = self.watched();
+        self.last.retain(|led, _| watched.contains(led));
+    }
+
     /// The connection closed. LEDs nobody watches any more forget their
     /// last state: a later watcher gets it fresh anyway.
     pub fn remove(&mut self, client: u64) {
+        self.every.remove(&client);
         if self.watching.remove(&client).is_none() {
             return;
         }
@@ -118,5 +160,38 @@ mod tests {
         watchers.remove(2);
         watchers.remove(3);
         assert!(watchers.is_empty());
+    }
+
+    #[test]
+    fn a_watcher_of_every_led_follows_a_reload_and_one_of_named_leds_does_not() {
+        let mut watchers = Watchers::default();
+        let leds = |names: &[&str]| names.iter().map(|name| name.to_string()).collect();
+        watchers.add_every(1, ["power".to_string(), "status".to_string()]);
+        watchers.add(2, ["status".to_string()]);
+        watchers.first("status", state("status", "off"));
+        // The reload removes status and adds disk, in the daemon's order:
+        // status's last event (its configuration is gone) reaches both,
+        // then disk is new to the watcher of every LED.
+        let configured: BTreeSet<String> = leds(&["disk", "power"]);
+        let (_, clients) = watchers
+            .changed("status", state("status", "unknown"))
+            .unwrap();
+        assert_eq!(clients, [1, 2]);
+        watchers.drop_unconfigured(&configured);
+        assert_eq!(
+            watchers.add_configured(&configured),
+            [(1, "disk".to_string())]
+        );
+        assert_eq!(watchers.add_configured(&configured), []);
+        assert_eq!(watchers.watched(), leds(&["disk", "power", "status"]));
+        let (_, clients) = watchers.changed("status", state("status", "off")).unwrap();
+        assert_eq!(clients, [2], "only the watcher that named status");
+        let (_, clients) = watchers.changed("disk", state("disk", "on")).unwrap();
+        assert_eq!(clients, [1]);
+        watchers.remove(1);
+        assert_eq!(
+            watchers.add_configured(&leds(&["disk", "power", "usb"])),
+            []
+        );
     }
 }

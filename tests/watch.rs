@@ -233,3 +233,59 @@ fn a_reload_that_moves_an_led_is_an_event() {
     let moved = watcher.next();
     assert_eq!(field(&moved, "device"), Some("ACT"), "{moved}");
 }
+
+#[test]
+fn a_watch_of_every_led_follows_a_reload_that_adds_and_removes_leds() {
+    let ledd = Ledd::start("");
+    let (mut all, reply) = Watcher::new(&ledd, "watch");
+    assert_eq!(reply, "ok watching=ghost,power,status");
+    let (mut named, _) = Watcher::new(&ledd, "watch ghost");
+    let first: Vec<String> = (0..3).map(|_| all.next()).collect();
+    assert!(
+        first.iter().all(|line| line.starts_with("event led=")),
+        "{first:?}"
+    );
+    named.next();
+    // The reload removes ghost and adds disk, a device plugged in meanwhile.
+    common::add_fake_led(&ledd.sysfs, "DISK", 1);
+    let config = std::fs::read_to_string(&ledd.config).unwrap();
+    let config = config.replace(
+        "[leds.ghost]\ndevice = \"nowhere\"\n",
+        "[leds.disk]\ndevice = \"DISK\"\n",
+    );
+    std::fs::write(&ledd.config, config).unwrap();
+    ledd.signal(nix::sys::signal::Signal::SIGHUP);
+
+    let removed = all.next();
+    assert_eq!(field(&removed, "led"), Some("ghost"), "{removed}");
+    assert_eq!(field(&removed, "error"), Some("unknown-led"), "{removed}");
+    let added = all.next();
+    assert_eq!(field(&added, "led"), Some("disk"), "{added}");
+    assert_eq!(field(&added, "exists"), Some("yes"), "{added}");
+    assert_eq!(
+        named.next(),
+        removed,
+        "the watcher that named ghost hears the same"
+    );
+    // disk is watched from now on; ghost is not, by the watch of every LED.
+    let mut client = ledd.connect();
+    assert!(client.send("on disk").starts_with("ok"));
+    let changed = all.next();
+    assert_eq!(field(&changed, "led"), Some("disk"), "{changed}");
+    assert_eq!(field(&changed, "mode"), Some("on"), "{changed}");
+
+    // ghost comes back: the watcher that named it hears of it, and the
+    // watch of every LED gets it as a new LED.
+    let config = std::fs::read_to_string(&ledd.config).unwrap();
+    std::fs::write(
+        &ledd.config,
+        format!("{config}[leds.ghost]\ndevice = \"nowhere\"\n"),
+    )
+    .unwrap();
+    ledd.signal(nix::sys::signal::Signal::SIGHUP);
+    let back = all.next();
+    assert_eq!(field(&back, "led"), Some("ghost"), "{back}");
+    assert_eq!(field(&back, "error"), None, "{back}");
+    assert_eq!(named.next(), back);
+    all.quiet_for(Duration::from_millis(300));
+}

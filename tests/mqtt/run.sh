@@ -694,6 +694,34 @@ else
 	fail "broker restarted: blink 2 on all: $(trees)"
 fi
 
+# --- ledd reloaded with another set of LEDs: the bridge follows at once ----------------------
+# n1's ledd swaps power (PWR) for disk (DISK, plugged in meanwhile) and gets SIGHUP: ledd's
+# watch of every LED says power is gone and disk is new, so the bridge clears power's
+# retained topics and announces disk, with no restart of either.
+"$FAKELEDS" led "$TMP/n1/sys" DISK 1
+cp "$TMP/n1/ledd.toml" "$TMP/n1/ledd.toml.orig"
+sed -i -e 's/^\[leds.power\]$/[leds.disk]/' -e 's/^device = "PWR"$/device = "DISK"/' "$TMP/n1/ledd.toml"
+mark
+kill -HUP "${LEDD_PID[n1]}"
+if wait_seen '^homeassistant/light/n1/disk/config \{' 5 && wait_seen '^ledd/n1/disk/state \{' 5 &&
+	wait_seen '^ledd/n1/power/state (\(null\))?$' 5 && wait_seen '^homeassistant/light/n1/power/config (\(null\))?$' 5 &&
+	[ -z "$(retained ledd/n1/power/state)" ] && [ -n "$(retained homeassistant/light/n1/disk/config)" ]; then
+	pass "ledd reloaded: disk announced (discovery, state), power's retained topics cleared"
+else
+	fail "ledd reloaded: $(seen_since | cut -c1-80 | tr '\n' '|')"
+	bridge_log n1 5
+fi
+pub -t ledd/n1/disk/set -m on
+if wait_tree n1 "none 1" 5 DISK; then pass "ledd reloaded: an order on ledd/n1/disk/set reaches the new LED"; else fail "ledd reloaded: disk: $(tree n1 DISK)"; fi
+cp "$TMP/n1/ledd.toml.orig" "$TMP/n1/ledd.toml"
+mark
+kill -HUP "${LEDD_PID[n1]}"
+if wait_seen '^homeassistant/light/n1/power/config \{' 5 && wait_seen '^ledd/n1/disk/state (\(null\))?$' 5; then
+	pass "ledd reloaded back: power announced again, disk cleared"
+else
+	fail "ledd reloaded back: $(seen_since | cut -c1-80 | tr '\n' '|')"
+fi
+
 # --- a wrong password, a wrong CA: a clear line, and retrying -----------------------------------
 mkdir -p "$TMP/bad"
 printf 'wrong\n' >"$TMP/bad/password"

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ledd_protocol::{Event, Reply};
+use ledd_protocol::{ErrorKind, Event, Reply};
 use log::{debug, error, info, warn};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{
@@ -496,6 +496,12 @@ impl Session {
                     return;
                 };
                 debug!("ledd: {event}");
+                // The last event of an LED a reload of ledd removed; one it
+                // added simply arrives as the first event of a new name.
+                if event.field("error") == Some(ErrorKind::UnknownLed.as_str()) {
+                    self.forget(&name);
+                    return;
+                }
                 self.leds.entry(name.clone()).or_default().shown = Some(event);
                 self.publish_led(&name);
             }

@@ -1,7 +1,5 @@
-//! Events, for the coming `watch` order: after `watch`, ledd is to send an
-//! `event key=value ...` line each time an LED changes, between replies.
-//! Nothing emits them yet; the format is fixed here so that clients and
-//! the daemon agree on it from the start.
+//! Events: after `watch`, ledd sends an `event key=value ...` line each
+//! time what a watched LED shows changes (ledd-protocol(7), EVENTS).
 
 use std::fmt;
 
