@@ -70,17 +70,21 @@ impl Watchers {
                 leds.retain(|led| configured.contains(led));
             }
         }
-        let watched = self.watched();
-        self.last.retain(|led, _| watched.contains(led));
+        self.forget_unwatched();
     }
 
-    /// The connection closed. LEDs nobody watches any more forget their
-    /// last state: a later watcher gets it fresh anyway.
+    /// The connection closed.
     pub fn remove(&mut self, client: u64) {
         self.every.remove(&client);
         if self.watching.remove(&client).is_none() {
             return;
         }
+        self.forget_unwatched();
+    }
+
+    /// LEDs nobody watches any more forget their last state: a later
+    /// watcher gets it fresh anyway.
+    fn forget_unwatched(&mut self) {
         let watched = self.watched();
         self.last.retain(|led, _| watched.contains(led));
     }
