@@ -326,32 +326,18 @@ mod tests {
     #[test]
     fn what_makes_no_sense_over_a_broker_is_refused_with_a_reason() {
         let refusal = |led: &str, payload: &[u8]| order_line(led, payload).unwrap_err();
-        assert!(
-            refusal("status", b"blink power 2")
-                .message
-                .contains("topic names the LED")
-        );
-        assert!(
-            refusal("status", b"blink 2 hold")
-                .message
-                .contains("for=DURATION")
-        );
-        assert!(
-            refusal("status", b"watch")
-                .message
-                .contains("not for one LED")
-        );
-        assert!(
-            refusal("status", b"list")
-                .message
-                .contains("not for one LED")
-        );
-        assert!(
-            refusal("status", b"blink 2\noff")
-                .message
-                .contains("one order per message")
-        );
-        assert!(refusal("status", b"\xff\xfe").message.contains("UTF-8"));
+        let reasons: [(&[u8], &str); 6] = [
+            (b"blink power 2", "topic names the LED"),
+            (b"blink 2 hold", "for=DURATION"),
+            (b"watch", "not for one LED"),
+            (b"list", "not for one LED"),
+            (b"blink 2\noff", "one order per message"),
+            (b"\xff\xfe", "UTF-8"),
+        ];
+        for (payload, reason) in reasons {
+            let message = refusal("status", payload).message;
+            assert!(message.contains(reason), "{payload:?}: {message}");
+        }
         assert_eq!(refusal("../x", b"off").kind, ErrorKind::Usage);
         assert_eq!(refusal("status", b"blink NaN").kind, ErrorKind::Range);
         assert_eq!(refusal("status", b"blink 1e308").kind, ErrorKind::Range);
