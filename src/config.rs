@@ -390,7 +390,7 @@ impl Config {
                             Some(led.span()),
                             Some(&key),
                             format!(
-                                "'{}' is not a valid LED name: start with a letter, then letters, digits, '_' or '-' (at most 64)",
+                                "'{}' is not a valid LED name: start with a letter, then letters, digits, '_' or '-' (at most 64), and not 'all' or 'hold', which orders use as words",
                                 quote(&name)
                             ),
                         ));
@@ -621,6 +621,12 @@ device = "PWR"
 
         let error = parse("[leds.\"2fast\"]\ndevice = \"x\"\n").unwrap_err();
         assert_eq!(error.key.as_deref(), Some("leds.2fast"));
+        // Words of the order grammar: `release all`, a trailing `hold`.
+        for word in ["all", "hold"] {
+            let error = parse(&format!("[leds.{word}]\ndevice = \"x\"\n")).unwrap_err();
+            assert_eq!(error.key.as_deref(), Some(format!("leds.{word}").as_str()));
+            assert!(error.message.contains("orders use as words"), "{error}");
+        }
 
         let error = parse("on_exit = \"explode\"\n").unwrap_err();
         assert_eq!(error.line, Some(1));

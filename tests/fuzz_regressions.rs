@@ -48,6 +48,10 @@ fn order_parser_regressions() {
         b"on status 4294967295",
         b"off \xc2\x85",
         b"status \xe2\x80\xa8",
+        // Deduplicated, `hold` became the last word: a modifier, not an LED.
+        b"watch a hold a",
+        b"watch all",
+        b"status hold",
     ] {
         checks::order_line(line);
     }
@@ -61,6 +65,7 @@ fn config_parser_regressions() {
         b"max_connections = 9223372036854775807\n",
         b"[leds.status]\ndevice = \"ACT\"\n[leds.status]\n",
         b"[leds.a]\nmode = \"pattern\"\nrepeat = -1\nsteps = []\n",
+        b"[leds.hold]\ndevice = \"ACT\"\n",
     ] {
         checks::config_text(text);
     }

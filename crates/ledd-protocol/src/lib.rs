@@ -68,19 +68,27 @@ pub const DEFAULT_BREATH_MS: u64 = 4000;
 /// Longest logical LED name.
 pub const MAX_LED_NAME: usize = 64;
 
+/// Words that orders give a meaning of their own (`release all`, a trailing
+/// `hold`): never LED names, or `watch a hold` could not be told from a
+/// `watch a` that holds.
+pub const RESERVED_WORDS: [&str; 2] = ["all", "hold"];
+
 /// Whether `name` is a valid logical LED name: an ASCII letter, then letters,
-/// digits, `_` or `-`. Starting with a letter keeps names apart from numbers
-/// and pattern steps, so `blink 2` and `blink status 2` cannot be confused.
+/// digits, `_` or `-`, and not one of the [`RESERVED_WORDS`]. Starting with
+/// a letter keeps names apart from numbers and pattern steps, so `blink 2`
+/// and `blink status 2` cannot be confused.
 ///
 /// ```
 /// assert!(ledd_protocol::is_valid_led_name("status"));
 /// assert!(!ledd_protocol::is_valid_led_name("2nd"));
+/// assert!(!ledd_protocol::is_valid_led_name("hold"));
 /// ```
 pub fn is_valid_led_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
         && name.len() <= MAX_LED_NAME
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !RESERVED_WORDS.contains(&name)
 }
 
 /// Makes any client-supplied text safe to echo inside one reply or log line:
